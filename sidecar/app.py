@@ -1,0 +1,331 @@
+"""The running sidecar (`csmc run`): venue, engine, journal and bridge wired together.
+
+Life cycle: bind the bridge (the port is the single-instance lock) → connect the venue and load its
+instruments, retrying while it is unavailable → on each EA `hello`, start the engine for that account →
+snapshots become targets → reconciliation in the background, a `status` to the EA after each pass →
+periodic syncs → exit when no EA has been connected for `orphan_exit_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bridge import PROTOCOL_VERSION
+from bridge.codec import ProtocolError
+from bridge.magic import passes
+from bridge.messages import AlertMsg, Bye, InstrumentStatus, RequestSnapshot, Snapshot, Status, Welcome
+from bridge.server import BridgeServer, Session
+from sidecar import __version__
+from sidecar.config import Connector, Settings
+from sidecar.engine import CopyMode, SyncEngine
+from sidecar.errors import AuthError, ConfigError, VenueError
+from sidecar.journal import Journal
+from sidecar.logs import REDACT, EaMirrorHandler
+from sidecar.mapping import SymbolMapper, SymbolOverride
+from sidecar.model import MarginMode, PositionMode
+from sidecar.venues.base import VenueAdapter
+from sidecar.venues.paper import PaperVenue
+
+log = logging.getLogger("csmc.app")
+
+
+def make_venue(settings: Settings) -> VenueAdapter:
+    if settings.connector == "paper":
+        paper = settings.paper
+        venue = PaperVenue(position_mode=PositionMode(paper.position_mode), state_file=paper.state_file)
+        venue.prices.update(paper.prices)
+        return venue
+    raise ConfigError(
+        f"The {settings.connector} connector is not part of this version yet; see the README's connector table. "
+        f"Use connector 'paper' to try the copier."
+    )
+
+
+def copy_mode(settings: Settings) -> CopyMode:
+    return CopyMode.MIRROR if settings.venue().sync_at_startup else CopyMode.FOLLOW
+
+
+def make_mapper(settings: Settings, venue: VenueAdapter, instruments: dict[str, object] | object) -> SymbolMapper:
+    mapping = settings.mapping
+    section = settings.venue()
+    return SymbolMapper(
+        instruments,  # type: ignore[arg-type]
+        venue.venue_symbol,
+        overrides={k: SymbolOverride(v.symbol, v.multiplier) for k, v in mapping.overrides.items()},
+        prefixes=tuple(mapping.symbol_prefixes),
+        suffixes=tuple(mapping.symbol_suffixes),
+        mt_profit_currency=section.mt_profit_currency,
+        quote_currency=section.quote_currency,
+        multiplier=mapping.multiplier,
+    )
+
+
+@dataclass
+class RunOptions:
+    profile: str
+    token: str
+    port: int
+    journal_path: Path
+    connector: Connector
+
+
+class Sidecar:
+    def __init__(self, settings: Settings, options: RunOptions, venue: VenueAdapter | None = None) -> None:
+        self.settings = settings
+        self.options = options
+        self.venue = venue or make_venue(settings)
+        self.journal = Journal(options.journal_path)
+        self.server = BridgeServer(
+            self,
+            options.token,
+            port=options.port,
+            heartbeat_ms=settings.bridge.heartbeat_ms,
+            timeout_ms=settings.bridge.timeout_ms,
+        )
+        self.engine: SyncEngine | None = None
+        self.venue_connected = False
+        self.active: Session | None = None
+        self._fatal: str | None = None
+        self._dirty = False
+        self._worker: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stop = asyncio.Event()
+        self._last_contact = time.monotonic()
+        self._mirror = EaMirrorHandler(self._mirror_to_ea)
+        REDACT.add(options.token, *settings.secret_values())
+
+    # --- running ----------------------------------------------------------------------------------
+
+    def bind(self) -> int:
+        return self.server.bind()
+
+    async def run(self) -> int:
+        if not self.server.bound:
+            self.bind()
+        logging.getLogger("csmc").addHandler(self._mirror)
+        self.venue.on_reconnect = self._on_venue_reconnect
+        serving = asyncio.create_task(self.server.serve())
+        self._spawn(self._connect_venue())
+        self._spawn(self._periodic_sync())
+        self._spawn(self._watch_orphan())
+        try:
+            await self._stop.wait()
+        finally:
+            logging.getLogger("csmc").removeHandler(self._mirror)
+            for task in list(self._tasks) + ([self._worker] if self._worker else []):
+                task.cancel()
+            self.server.close()
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await serving
+            with contextlib.suppress(Exception):
+                await self.venue.close()
+            self.journal.close()
+        return 0 if self._fatal is None else 3
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        # A failed background task must not fail silently: the copier would look alive but stop copying.
+        self._fatal = f"internal error in {task.get_coro().__qualname__}"  # type: ignore[union-attr]
+        log.error(
+            "Internal error: copying stopped. Details are in the log file.",
+            exc_info=task.exception(),
+            extra={"critical": True, "code": "internal"},
+        )
+        self.stop()
+
+    async def _connect_venue(self) -> None:
+        delay = 1.0
+        while not self._stop.is_set():
+            try:
+                await self.venue.connect()
+                instruments = dict(await self.venue.instruments())
+            except (AuthError, ConfigError) as e:
+                self._fatal = str(e)
+                log.error("Cannot use %s: %s", self.venue.name, e, extra={"critical": True, "code": "venue_config"})
+                return
+            except VenueError as e:
+                log.warning("%s unavailable: %s. Retrying in %.0f s.", self.venue.name, e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+                continue
+            break
+        else:
+            return
+        mapper = make_mapper(self.settings, self.venue, instruments)
+        self.engine = SyncEngine(self.venue, self.journal, mapper, mode=copy_mode(self.settings), auto_retry=True)
+        self.venue_connected = True
+        log.info("connected to %s (%d instruments), %s mode", self.venue.name, len(instruments), self.engine.mode.value)
+        if self.active is not None:
+            await self._start_engine(self.active)
+
+    async def _start_engine(self, session: Session) -> None:
+        if self.engine is None:
+            return
+        account = session.hello.account
+        copy_key = f"{account.login}@{account.server}/{self.options.connector}/{self.options.profile}"
+        self.journal.begin_session(session.sid, copy_key, session.hello.model_dump(mode="json", exclude={"token"}))
+        await self.engine.start(session.sid, copy_key, MarginMode(account.margin_mode))
+        await self.server.send(session.sid, "request_snapshot", RequestSnapshot(reason="sidecar ready"))
+        await self._send_status()
+
+    async def _periodic_sync(self) -> None:
+        period = self.settings.venue().position_sync_period_s
+        if period <= 0:
+            return
+        while not self._stop.is_set():
+            await asyncio.sleep(period)
+            if self.engine is not None and self.engine.started:
+                await self.engine.sync("periodic")
+                await self._send_status()
+
+    async def _watch_orphan(self) -> None:
+        limit = self.settings.bridge.orphan_exit_s
+        if limit <= 0:
+            return
+        while not self._stop.is_set():
+            await asyncio.sleep(min(limit, 1.0))
+            if self.server.sessions:
+                self._last_contact = time.monotonic()
+            elif time.monotonic() - self._last_contact > limit:
+                log.info("no EA connected for %d s: exiting", limit)
+                self.stop()
+
+    def _on_venue_reconnect(self) -> None:
+        log.warning("%s connection restored: syncing positions", self.venue.name)
+        if self.engine is not None:
+            engine = self.engine
+            self._spawn(self._sync_and_report(engine, "after reconnect"))
+
+    async def _sync_and_report(self, engine: SyncEngine, reason: str) -> None:
+        await engine.sync(reason)
+        await self._send_status()
+
+    # --- SessionHandler ---------------------------------------------------------------------------
+
+    async def on_hello(self, session: Session) -> Welcome:
+        hello = session.hello
+        if hello.connector != self.options.connector:
+            raise ProtocolError(
+                "invalid",
+                f"the EA asks for connector {hello.connector} but this sidecar runs {self.options.connector}: "
+                f"restart the sidecar or change the EA's Connector input",
+                "hello",
+            )
+        if self.active is not None and self.active.sid != session.sid:
+            log.info("EA session %s replaces %s", session.sid, self.active.sid)
+        self.active = session
+        self._mirror.info_messages = hello.logging.info_messages
+        log.info(
+            "EA %s connected: account %s on %s (%s), magic filter %s",
+            hello.ea_version,
+            hello.account.login,
+            hello.account.server,
+            hello.account.margin_mode,
+            ",".join(map(str, hello.magic_filter)) or "0",
+        )
+        if self.engine is not None:
+            self._spawn(self._start_engine(session))
+        mode = self.engine.mode.value if self.engine else copy_mode(self.settings).value
+        return Welcome(
+            version=PROTOCOL_VERSION,
+            sidecar_version=__version__,
+            connector=self.options.connector,
+            mode=mode,  # type: ignore[arg-type]
+            heartbeat_ms=self.server.heartbeat_ms,
+            timeout_ms=self.server.timeout_ms,
+            max_frame=self.server.max_frame,
+        )
+
+    async def on_snapshot(self, session: Session, seq: int, body: Snapshot) -> bool:
+        if self.engine is None or self.active is None or session.sid != self.active.sid:
+            return False
+        allowed = session.hello.magic_filter
+        positions = [p for p in body.positions if passes(p.magic, allowed)]
+        if len(positions) != len(body.positions):
+            log.warning("%d position(s) outside the magic filter were ignored", len(body.positions) - len(positions))
+        applied = self.engine.accept_snapshot(session.sid, seq, positions)
+        if applied:
+            self._kick()
+        return applied
+
+    async def on_bye(self, session: Session, body: Bye) -> None:
+        self.journal.end_session(session.sid, body.reason or "bye")
+        log.info("EA session %s ended: %s", session.sid, body.reason or "bye")
+        if self.active is not None and self.active.sid == session.sid:
+            self.active = None
+
+    async def on_lost(self, session: Session) -> None:
+        self.journal.end_session(session.sid, "heartbeat timeout")
+        if self.active is not None and self.active.sid == session.sid:
+            self.active = None
+
+    # --- background reconciliation and reports ----------------------------------------------------
+
+    def _kick(self) -> None:
+        self._dirty = True
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._reconcile_while_dirty())
+            self._worker.add_done_callback(self._task_done)
+
+    async def _reconcile_while_dirty(self) -> None:
+        while self._dirty and self.engine is not None:
+            self._dirty = False
+            await self.engine.reconcile()
+            await self._send_status()
+
+    def status(self) -> Status:
+        engine = self.engine
+        rows = []
+        mismatches = 0
+        for leg in engine.status() if engine else []:
+            mismatch = leg.mismatch
+            if mismatch is None or mismatch != 0:
+                mismatches += 1
+            rows.append(
+                InstrumentStatus(
+                    symbol=leg.key.symbol,
+                    leg=leg.key.leg.value,
+                    mt5_symbols=list(leg.mt5_symbols),
+                    target=leg.target,
+                    venue=leg.position,
+                    mismatch=mismatch,
+                    note=leg.note,
+                )
+            )
+        detail = self._fatal or (engine.refused if engine else None) or ""
+        last = engine.last_sync if engine else None
+        return Status(
+            venue_connected=self.venue_connected,
+            copying=bool(engine and engine.ready),
+            last_sync_ms=int(last * 1000) if last else None,
+            mismatches=mismatches,
+            instruments=rows,
+            detail=detail,
+        )
+
+    async def _send_status(self) -> None:
+        if self.active is not None:
+            await self.server.send(self.active.sid, "status", self.status())
+
+    def _mirror_to_ea(self, level: str, text: str, critical: bool, code: str) -> None:
+        if self.active is None:
+            return
+        body = AlertMsg(level=level, text=text, critical=critical, code=code)  # type: ignore[arg-type]
+        with contextlib.suppress(RuntimeError):
+            self._spawn(self.server.send(self.active.sid, "alert", body))

@@ -1,0 +1,547 @@
+"""The sync engine: what MT5 holds → what the venue should hold → the orders that close the gap.
+
+Rules (DESIGN.md, "The sync engine"):
+- Level-triggered: every snapshot is the whole filtered MT5 position table; older sequence numbers are ignored.
+- Book = the last venue position known. delta = target − book, rounded toward zero to the lot step; nothing
+  below the minimum size or notional is sent, and the residual is reported as a mismatch.
+- One writer per venue position (instrument, or instrument leg in hedge mode): a lock per leg serialises
+  snapshot-driven and periodic work; different legs proceed in parallel.
+- Submit once, then resolve: an order is journalled before it is sent; an unknown outcome blocks its leg until
+  the venue is asked for that client id. Only an order proven absent is sent again, with the same client id.
+- Fail closed: a leg whose venue position was never read, or whose last order is unresolved, gets no order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from bridge.messages import Position
+from sidecar.errors import ConfigError, OrderRejected, OutcomeUnknown, VenueError, VenueUnavailable
+from sidecar.journal import Journal
+from sidecar.mapping import SymbolMapper, UnknownSymbol, round_toward_zero, venue_quantity
+from sidecar.model import (
+    Instrument,
+    Leg,
+    LegKey,
+    MarginMode,
+    OrderRequest,
+    OrderResult,
+    OrderState,
+    PositionMode,
+    order_side,
+    signed_delta,
+)
+from sidecar.venues.base import VenueAdapter
+
+log = logging.getLogger("csmc.engine")
+ZERO = Decimal(0)
+
+
+class CopyMode(StrEnum):
+    MIRROR = "mirror"  # sync at startup on: the venue is made equal to MT5
+    FOLLOW = "follow"  # sync at startup off: the venue keeps its start-up offset and copies changes only
+
+
+class AlertLevel(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Alert:
+    level: AlertLevel
+    text: str
+    code: str = ""
+    critical: bool = False
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Venue quantities the MT5 table asks for, and which MT5 symbols feed each one."""
+
+    quantities: dict[LegKey, Decimal]
+    sources: dict[LegKey, tuple[str, ...]]
+    unmapped: dict[str, str]  # MT5 symbol → why it could not be mapped
+    clamped: tuple[LegKey, ...]  # short targets held at zero on a spot venue
+
+
+def compute_targets(positions: Iterable[Position], mapper: SymbolMapper, position_mode: PositionMode) -> Targets:
+    quantities: dict[LegKey, Decimal] = {}
+    sources: dict[LegKey, set[str]] = {}
+    unmapped: dict[str, str] = {}
+    for position in positions:
+        try:
+            mapped = mapper.map(position.symbol, position.base_currency, position.profit_currency)
+        except UnknownSymbol as e:
+            unmapped[position.symbol] = str(e)
+            continue
+        units = venue_quantity(position.volume, position.contract_size, mapped)
+        symbol = mapped.instrument.symbol
+        if position_mode is PositionMode.HEDGE:
+            key = LegKey(symbol, Leg.LONG if position.side == "buy" else Leg.SHORT)
+            amount = units
+        else:
+            key = LegKey(symbol)
+            amount = units if position.side == "buy" else -units
+        quantities[key] = quantities.get(key, ZERO) + amount
+        sources.setdefault(key, set()).add(position.symbol)
+    if position_mode is PositionMode.HEDGE:
+        # Both legs are always targeted, so a closed leg is flattened rather than forgotten.
+        for key in list(quantities):
+            other = LegKey(key.symbol, Leg.SHORT if key.leg is Leg.LONG else Leg.LONG)
+            quantities.setdefault(other, ZERO)
+            sources.setdefault(other, set())
+    clamped = tuple(k for k, q in quantities.items() if position_mode is PositionMode.SPOT and q < 0)
+    for key in clamped:
+        quantities[key] = ZERO
+    return Targets(quantities, {k: tuple(sorted(v)) for k, v in sources.items()}, unmapped, clamped)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The order one reconciliation step would send, or why it sends none."""
+
+    key: LegKey
+    target: Decimal
+    position: Decimal
+    delta: Decimal
+    note: str = ""
+
+    @property
+    def sends(self) -> bool:
+        return self.delta != 0
+
+
+def plan_leg(key: LegKey, target: Decimal, position: Decimal, instrument: Instrument, price: Decimal | None) -> Plan:
+    gap = target - position
+    delta = round_toward_zero(gap, instrument.lot_step)
+    if delta == 0:
+        note = f"residual {gap} is below the lot step {instrument.lot_step}" if gap else ""
+        return Plan(key, target, position, ZERO, note)
+    if abs(delta) < instrument.min_qty:
+        return Plan(key, target, position, ZERO, f"residual {gap} is below the minimum size {instrument.min_qty}")
+    if price is not None and instrument.min_notional > 0:
+        notional = abs(delta) * price * instrument.multiplier
+        if notional < instrument.min_notional:
+            return Plan(
+                key,
+                target,
+                position,
+                ZERO,
+                f"residual {gap} ({notional:.2f} {instrument.quote}) is below the minimum notional "
+                f"{instrument.min_notional}",
+            )
+    return Plan(key, target, position, delta)
+
+
+def is_reducing(key: LegKey, position: Decimal, delta: Decimal) -> bool:
+    """True when the order only shrinks the position (so it may be sent reduce-only)."""
+    if key.leg is not Leg.NET:
+        return delta < 0
+    after = position + delta
+    return position != 0 and abs(after) < abs(position) and after * position >= 0
+
+
+def client_id(session_id: str, key: LegKey, seq: int) -> str:
+    """Deterministic, ≤ 18 characters of [a-z0-9]: fits every venue's client order id rules."""
+    session = _base36(int.from_bytes(hashlib.blake2b(session_id.encode(), digest_size=8).digest()), 6)
+    leg = _base36(int.from_bytes(hashlib.blake2b(str(key).encode(), digest_size=4).digest()), 4)
+    return f"cs{session}{leg}{_base36(seq, 6)}"
+
+
+def _base36(value: int, width: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    for _ in range(width):
+        value, r = divmod(value, 36)
+        out = digits[r] + out
+    return out
+
+
+@dataclass
+class LegBook:
+    position: Decimal | None = None  # None: never read, so nothing is sent
+    epoch: int = 0  # bumped by every fill, so a position read that raced a fill is discarded
+    unresolved: str | None = None  # client id whose outcome is not known yet
+    retry: OrderRequest | None = None  # proven absent: resent with the same client id if still wanted
+    held_at: Decimal | None = None  # target the venue rejected: not retried until it changes or a periodic sync
+    note: str = ""
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+@dataclass(frozen=True)
+class LegStatus:
+    key: LegKey
+    mt5_symbols: tuple[str, ...]
+    target: Decimal
+    position: Decimal | None
+    note: str
+
+    @property
+    def mismatch(self) -> Decimal | None:
+        return None if self.position is None else self.target - self.position
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        venue: VenueAdapter,
+        journal: Journal,
+        mapper: SymbolMapper,
+        *,
+        mode: CopyMode,
+        on_alert: Callable[[Alert], None] | None = None,
+        auto_retry: bool = False,
+        retry_base: float = 1.0,
+        retry_max: float = 60.0,
+    ) -> None:
+        self.venue = venue
+        self.journal = journal
+        self.mapper = mapper
+        self.mode = mode
+        self.instruments: Mapping[str, Instrument] = mapper.instruments
+        self._on_alert = on_alert
+        self.auto_retry = auto_retry
+        self._retry_base = retry_base
+        self._retry_max = retry_max
+        self._retry_delay = retry_base
+        self._retry_task: asyncio.Task[None] | None = None
+        self.books: dict[LegKey, LegBook] = {}
+        self.session_id = ""
+        self.copy_key = ""
+        self.margin_mode = MarginMode.NETTING
+        self.position_mode = PositionMode.ONE_WAY
+        self.started = False
+        self.ready = False
+        self.refused: str | None = None
+        self.positions_known = False
+        self.last_seq = -1
+        self.last_sync: float | None = None
+        self.targets: Targets | None = None
+        self.offsets: dict[LegKey, Decimal] = {}
+        self._alerted: set[str] = set()
+
+    # --- life cycle -------------------------------------------------------------------------------
+
+    async def start(self, session_id: str, copy_key: str, margin_mode: MarginMode) -> bool:
+        """Begin (or re-begin, for a new EA session) copying. False when trading is refused."""
+        self.ready = False
+        self.started = False
+        self.session_id, self.copy_key, self.margin_mode = session_id, copy_key, margin_mode
+        self.targets = None
+        self.last_seq = journal_seq = self.journal.last_seq(session_id)
+        log.debug("engine start: session %s continues after seq %d", session_id, journal_seq)
+        try:
+            summary = await self.venue.account()
+            self.position_mode = summary.position_mode
+            self.venue.check_account_mode(margin_mode, summary.position_mode)
+        except ConfigError as e:
+            return self._refuse(str(e))
+        except VenueError as e:
+            self._alert(AlertLevel.ERROR, f"Cannot read the {self.venue.name} account: {e}. Retrying.", "account")
+            self._schedule_retry(getattr(e, "retry_after", None))
+            return False
+        self.refused = None
+        await self._resolve_journal()
+        self.started = True
+        await self._read_positions()
+        self._maybe_begin()
+        return True
+
+    def _refuse(self, reason: str) -> bool:
+        self.refused = reason
+        self._alert(AlertLevel.ERROR, f"Not copying: {reason}", "refused", critical=True)
+        return False
+
+    def accept_snapshot(self, session_id: str, seq: int, positions: list[Position]) -> bool:
+        """Take a new MT5 table as the target. False for a stale or foreign one, which is ignored."""
+        if session_id != self.session_id or seq <= self.last_seq:
+            return False
+        targets = compute_targets(positions, self.mapper, self.position_mode)
+        self.journal.save_snapshot(
+            self.copy_key, session_id, seq, self.margin_mode.value, [p.model_dump(mode="json") for p in positions]
+        )
+        self.last_seq = seq
+        self.targets = targets
+        for symbol, why in targets.unmapped.items():
+            self._alert_once(f"unmapped:{symbol}", AlertLevel.ERROR, f"{why} Its position is not copied.", "unmapped")
+        for key in targets.clamped:
+            self._alert_once(
+                f"clamped:{key}",
+                AlertLevel.WARNING,
+                f"MT5 is short {key.symbol}, which a spot account cannot be: the venue position is held at zero.",
+                "spot_short",
+            )
+        self._maybe_begin()
+        return True
+
+    def _maybe_begin(self) -> None:
+        if self.ready or not self.started or self.targets is None or not self.positions_known:
+            return
+        if self.mode is CopyMode.FOLLOW:
+            offsets = self.journal.offsets(self.copy_key)
+            if offsets is None:
+                offsets = self._initial_offsets()
+                self.journal.save_offsets(self.copy_key, offsets)
+                if offsets:
+                    kept = ", ".join(f"{k} {v:+}" for k, v in sorted(offsets.items()))
+                    self._alert(AlertLevel.INFO, f"Follow mode: venue positions at start are kept: {kept}.", "offsets")
+            self.offsets = offsets
+        self.ready = True
+        log.info("copying %s in %s mode", self.copy_key, self.mode.value)
+
+    def _initial_offsets(self) -> dict[LegKey, Decimal]:
+        """Follow mode: what the venue holds beyond MT5 at the start is kept as it is."""
+        wanted = self.targets.quantities if self.targets else {}
+        keys = set(wanted) | {k for k, b in self.books.items() if b.position}
+        offsets = {k: (self.books[k].position if k in self.books else None) or ZERO for k in keys}
+        return {k: v - wanted.get(k, ZERO) for k, v in offsets.items() if v != wanted.get(k, ZERO)}
+
+    async def preview(self, copy_key: str, margin_mode: MarginMode, positions: list[Position]) -> list[Plan]:
+        """The orders a sync would place now (csmc sync --dry-run). Reads the venue; sends and writes nothing."""
+        self.copy_key, self.margin_mode = copy_key, margin_mode
+        summary = await self.venue.account()
+        self.position_mode = summary.position_mode
+        self.venue.check_account_mode(margin_mode, summary.position_mode)
+        self.targets = compute_targets(positions, self.mapper, self.position_mode)
+        for p in await self.venue.positions():
+            book = self._book(p.key)
+            book.position = (book.position or ZERO) + p.qty
+        if self.mode is CopyMode.FOLLOW:
+            recorded = self.journal.offsets(copy_key)
+            self.offsets = self._initial_offsets() if recorded is None else recorded
+        plans = []
+        for key in sorted(self._managed_keys()):
+            position = self._book(key).position or ZERO
+            instrument = self.instruments.get(key.symbol)
+            if instrument is None:
+                plans.append(Plan(key, self.target(key), position, ZERO, "not a tradable instrument: left alone"))
+                continue
+            price = await self.venue.reference_price(key.symbol) if instrument.min_notional else None
+            plans.append(plan_leg(key, self.target(key), position, instrument, price))
+        return plans
+
+    # --- syncing ----------------------------------------------------------------------------------
+
+    async def sync(self, reason: str) -> None:
+        """Re-read the venue and reconcile every leg (startup, after errors and reconnects, periodically)."""
+        log.info("position sync (%s)", reason)
+        if not self.started:
+            if self.session_id and self.refused is None:
+                await self.start(self.session_id, self.copy_key, self.margin_mode)
+            return
+        if await self._read_positions():
+            self._maybe_begin()
+            await self.reconcile(force=reason == "periodic")
+
+    async def reconcile(self, *, force: bool = False) -> None:
+        if not self.ready:
+            return
+        await asyncio.gather(*(self._reconcile_leg(k, force) for k in sorted(self._managed_keys())))
+
+    def _managed_keys(self) -> set[LegKey]:
+        wanted = set(self.targets.quantities) if self.targets else set()
+        pending = {k for k, b in self.books.items() if b.unresolved}
+        if self.mode is CopyMode.FOLLOW:
+            return wanted | set(self.offsets) | pending
+        return wanted | {k for k, b in self.books.items() if b.position} | pending
+
+    def target(self, key: LegKey) -> Decimal:
+        wanted = self.targets.quantities.get(key, ZERO) if self.targets else ZERO
+        if self.mode is CopyMode.FOLLOW:
+            wanted += self.offsets.get(key, ZERO)
+        if self.position_mode is PositionMode.SPOT and wanted < 0:
+            return ZERO
+        return wanted
+
+    def _book(self, key: LegKey) -> LegBook:
+        book = self.books.get(key)
+        if book is None:
+            # A complete read that did not list this leg said it was flat; before any read it is unknown.
+            book = self.books[key] = LegBook(position=ZERO if self.positions_known else None)
+        return book
+
+    async def _read_positions(self) -> bool:
+        epochs = {k: b.epoch for k, b in self.books.items()}
+        try:
+            reported = await self.venue.positions()
+        except VenueError as e:
+            self._alert(AlertLevel.WARNING, f"Cannot read {self.venue.name} positions: {e}. Retrying.", "read")
+            self._schedule_retry(getattr(e, "retry_after", None))
+            return False
+        seen: dict[LegKey, Decimal] = {}
+        for p in reported:
+            seen[p.key] = seen.get(p.key, ZERO) + p.qty
+        for key in set(seen) | set(self.books):
+            book = self._book(key)
+            if book.lock.locked() or book.unresolved or book.epoch != epochs.get(key, 0):
+                continue  # its own writer knows better than a read that may have raced a fill
+            book.position = seen.get(key, ZERO)
+        self.positions_known = True
+        self.last_sync = time.time()
+        return True
+
+    # --- one leg ----------------------------------------------------------------------------------
+
+    async def _reconcile_leg(self, key: LegKey, force: bool) -> None:
+        book = self._book(key)
+        async with book.lock:
+            for _ in range(3):  # a partial fill or a resolved unknown gets another look at once
+                if not self.ready or (book.unresolved and not await self._resolve_leg(book)):
+                    return
+                if book.position is None:
+                    book.note = "venue position unknown: nothing is sent until it is read"
+                    return
+                target = self.target(key)
+                if book.held_at is not None:
+                    if target == book.held_at and not force:
+                        return
+                    book.held_at = None
+                instrument = self.instruments.get(key.symbol)
+                if instrument is None:
+                    book.note = "not a tradable instrument of the venue: left alone"
+                    return
+                price = await self.venue.reference_price(key.symbol) if instrument.min_notional else None
+                plan = plan_leg(key, target, book.position, instrument, price)
+                book.note = plan.note
+                if not plan.sends or not await self._send(key, book, plan):
+                    return
+
+    async def _send(self, key: LegKey, book: LegBook, plan: Plan) -> bool:
+        """Send the plan's order. True when the position moved and the leg should be looked at again."""
+        assert book.position is not None
+        side = order_side(key.leg, plan.delta)
+        qty = abs(plan.delta)
+        reduce_only = is_reducing(key, book.position, plan.delta)
+        retry, book.retry = book.retry, None
+        if retry is not None and (retry.side, retry.qty, retry.reduce_only) == (side, qty, reduce_only):
+            order, seq = retry, 0  # the journal keeps the sequence it was first written with
+        else:
+            seq = self.journal.next_order_seq(self.session_id, key)
+            order = OrderRequest(client_id(self.session_id, key, seq), key.symbol, side, qty, key.leg, reduce_only)
+        self.journal.record_order(self.session_id, seq, order)
+        log.info("order %s: %s %s %s%s", order.client_id, side.value, qty, key, " (reduce-only)" if reduce_only else "")
+        try:
+            result = await self.venue.submit(order)
+        except OrderRejected as e:
+            self.journal.update_order(order.client_id, OrderState.REJECTED, detail=str(e))
+            book.held_at = plan.target
+            book.note = f"rejected: {e}"
+            self._alert(
+                AlertLevel.ERROR,
+                f"{self.venue.name} rejected {side.value} {qty} {key}: {e}. Left as it is; tried again at the next "
+                f"sync or when MT5 changes.",
+                "rejected",
+            )
+            return False
+        except VenueUnavailable as e:
+            self.journal.update_order(order.client_id, OrderState.ABSENT, detail=str(e))
+            book.note = f"venue unavailable: {e}"
+            self._alert(AlertLevel.WARNING, f"{self.venue.name} unavailable: {e}. Will sync again.", "unavailable")
+            self._schedule_retry(e.retry_after)
+            return False
+        except OutcomeUnknown as e:
+            self.journal.update_order(order.client_id, OrderState.UNKNOWN, detail=str(e))
+            book.unresolved = order.client_id
+            self._alert(AlertLevel.WARNING, f"Order {order.client_id} outcome unknown ({e}); checking.", "unknown")
+            if await self._resolve_leg(book):
+                return True
+            self._schedule_retry(None)
+            return False
+        except VenueError as e:
+            # Auth and configuration errors: the order was not placed and will not be until the user acts.
+            self.journal.update_order(order.client_id, OrderState.ABSENT, detail=str(e))
+            book.held_at = plan.target
+            self._alert(AlertLevel.ERROR, f"{self.venue.name}: {e}", "venue", critical=True)
+            return False
+        return self._settle(book, order, result)
+
+    def _settle(self, book: LegBook, order: OrderRequest, result: OrderResult) -> bool:
+        if result.state is OrderState.OPEN:
+            self.journal.update_order(order.client_id, OrderState.OPEN, result.filled_qty)
+            book.unresolved = order.client_id
+            return False
+        if result.state is OrderState.ABSENT:
+            self.journal.update_order(order.client_id, OrderState.ABSENT, detail="venue reports no such order")
+            book.retry = order
+            return True
+        if result.state is OrderState.REJECTED:
+            self.journal.update_order(order.client_id, OrderState.REJECTED, detail="rejected after submission")
+            return False
+        self.journal.update_order(order.client_id, OrderState.FILLED, result.filled_qty)
+        if book.position is not None:
+            book.position += signed_delta(order.leg, order.side, result.filled_qty)
+        book.epoch += 1
+        return result.filled_qty > 0
+
+    async def _resolve_leg(self, book: LegBook) -> bool:
+        """Ask the venue what became of the leg's unresolved order. True once it is known."""
+        cid = book.unresolved
+        record = self.journal.order(cid) if cid else None
+        if record is None:
+            book.unresolved = None
+            return True
+        try:
+            result = await self.venue.lookup(record.request.symbol, record.request.client_id)
+        except VenueError as e:
+            book.note = f"waiting to learn what became of order {cid}: {e}"
+            return False
+        book.unresolved = None
+        self._settle(book, record.request, result)
+        if book.unresolved:
+            book.note = f"order {cid} is still working at the venue"
+            return False
+        return True
+
+    async def _resolve_journal(self) -> None:
+        """Orders left in flight by an earlier run are resolved before the leg trades again."""
+        for record in self.journal.unresolved_orders():
+            key = LegKey(record.request.symbol, record.request.leg)
+            book = self._book(key)
+            book.unresolved = record.request.client_id
+            async with book.lock:
+                if await self._resolve_leg(book):
+                    log.info("order %s from an earlier run resolved", record.request.client_id)
+
+    # --- retries, alerts, status ------------------------------------------------------------------
+
+    def _schedule_retry(self, retry_after: float | None) -> None:
+        if not self.auto_retry or (self._retry_task is not None and not self._retry_task.done()):
+            return
+        delay = max(retry_after or 0.0, self._retry_delay)
+        self._retry_delay = min(self._retry_delay * 2, self._retry_max)
+        self._retry_task = asyncio.get_running_loop().create_task(self._retry_after(delay))
+
+    async def _retry_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self.sync("after error")
+        if self.ready and not any(b.unresolved for b in self.books.values()):
+            self._retry_delay = self._retry_base
+
+    def _alert(self, level: AlertLevel, text: str, code: str, *, critical: bool = False) -> None:
+        severity = {"info": logging.INFO, "warning": logging.WARNING}.get(level, logging.ERROR)
+        log.log(severity, "%s", text, extra={"code": code, "critical": critical})
+        if self._on_alert is not None:
+            self._on_alert(Alert(level, text, code, critical))
+
+    def _alert_once(self, tag: str, level: AlertLevel, text: str, code: str) -> None:
+        if tag not in self._alerted:
+            self._alerted.add(tag)
+            self._alert(level, text, code)
+
+    def status(self) -> list[LegStatus]:
+        sources = self.targets.sources if self.targets else {}
+        out = []
+        for key in sorted(self._managed_keys() | set(sources)):
+            book = self.books.get(key)
+            position = book.position if book else None
+            out.append(LegStatus(key, sources.get(key, ()), self.target(key), position, book.note if book else ""))
+        return out

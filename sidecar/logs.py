@@ -1,0 +1,95 @@
+"""Logging: a size-rotated text file, the console, and the EA's chart — all through one redactor.
+
+Secrets are removed from the formatted text of every record (message, arguments and traceback alike), so
+no handler can write an API key, a signature, an auth header or the session token.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+MASK = "***"
+_HEADER_SECRETS = re.compile(
+    r"(?i)\b(X-MBX-APIKEY|KC-API-KEY|KC-API-SIGN|KC-API-PASSPHRASE|API-Key|API-Sign|APIKey|Authent|Authorization"
+    r"|signature|token|secret|passphrase|api_key|secret_key|otp)(\"?'?\s*[:=]\s*\"?'?)([^\s\"',&}]+)"
+)
+
+
+class Redactor:
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: set[str] = set()
+        self.add(*secrets)
+
+    def add(self, *secrets: str) -> None:
+        # Short values would mask ordinary words; every real key and token is longer than this.
+        self._secrets.update(s for s in secrets if s and len(s) >= 6)
+
+    def __call__(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return _HEADER_SECRETS.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+
+
+REDACT = Redactor()
+
+
+class RedactingFormatter(logging.Formatter):
+    def __init__(self, fmt: str, redactor: Redactor = REDACT) -> None:
+        super().__init__(fmt)
+        self._redact = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self._redact(super().format(record))
+
+
+FILE_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def setup_logging(
+    directory: Path, *, max_mb: int, level: str = "INFO", console: bool = True, name: str = "sidecar"
+) -> Path:
+    """Route the `csmc` loggers to a rotated file (and stderr). Returns the log file's path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.log"
+    root = logging.getLogger("csmc")
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level)
+    root.propagate = False
+    file_handler = RotatingFileHandler(path, maxBytes=max_mb * 1024 * 1024, backupCount=3, encoding="utf-8")
+    file_handler.setFormatter(RedactingFormatter(FILE_FORMAT))
+    root.addHandler(file_handler)
+    if console:
+        stream = logging.StreamHandler()
+        stream.setFormatter(RedactingFormatter("%(levelname)s %(message)s"))
+        stream.setLevel(logging.WARNING)
+        root.addHandler(stream)
+    return path
+
+
+class EaMirrorHandler(logging.Handler):
+    """Sends info, warnings and errors to the EA, as its Logging inputs ask (PROTOCOL.md, `alert`)."""
+
+    def __init__(self, send: Callable[[str, str, bool, str], None]) -> None:
+        super().__init__(logging.INFO)
+        self._send = send
+        self.info_messages = True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno < logging.WARNING and not self.info_messages:
+            return
+        if getattr(record, "to_ea", True) is False:
+            return
+        level = "info" if record.levelno < logging.WARNING else "warning" if record.levelno < logging.ERROR else "error"
+        try:
+            # The message alone: a traceback belongs in the log file, not on the trader's chart.
+            text = REDACT(record.getMessage())
+            self._send(level, text, bool(getattr(record, "critical", False)), getattr(record, "code", ""))
+        except Exception:
+            self.handleError(record)

@@ -1,0 +1,80 @@
+"""The interface every venue adapter implements.
+
+Adapters translate their venue's errors into the four typed errors of `sidecar.errors`, and the engine
+decides from the type alone: OrderRejected (do not retry), VenueUnavailable (not sent; retry later),
+OutcomeUnknown (resolve with `lookup` before anything else), AuthError/ConfigError (fatal, tell the user).
+Blocking SDKs run in threads inside the adapter; every method here is safe to await on the event loop.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal
+
+from sidecar.errors import ConfigError
+from sidecar.model import AccountSummary, Instrument, MarginMode, OrderRequest, OrderResult, PositionMode, VenuePosition
+
+
+class VenueAdapter(ABC):
+    name: str = "venue"
+    #: Whether positions of a hedging MT5 account may be netted onto a one-way venue.
+    nets_hedging_accounts: bool = True
+
+    def __init__(self) -> None:
+        self.on_reconnect: Callable[[], None] | None = None
+
+    @abstractmethod
+    async def connect(self) -> None:
+        """Open the connection and check the credentials; raise AuthError/ConfigError/VenueUnavailable."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def instruments(self) -> Mapping[str, Instrument]:
+        """Rules of every tradable instrument, keyed by venue symbol (cached by the adapter)."""
+
+    @abstractmethod
+    def venue_symbol(self, base: str, quote: str) -> str:
+        """The venue's name for the pair base/quote, e.g. BTC, USDT → BTCUSDT."""
+
+    @abstractmethod
+    async def account(self) -> AccountSummary: ...
+
+    @abstractmethod
+    async def positions(self) -> list[VenuePosition]:
+        """Every non-zero position the venue holds. Raises rather than return a partial picture."""
+
+    @abstractmethod
+    async def submit(self, order: OrderRequest) -> OrderResult:
+        """Send a market order carrying `order.client_id`, exactly once."""
+
+    @abstractmethod
+    async def lookup(self, symbol: str, client_id: str) -> OrderResult:
+        """What the venue knows of `client_id`: FILLED, OPEN, or ABSENT when it proves none was executed."""
+
+    @abstractmethod
+    async def server_time(self) -> datetime: ...
+
+    async def reference_price(self, symbol: str) -> Decimal | None:
+        """A recent price for the minimum-notional check; None when the venue gives none cheaply."""
+        return None
+
+    def check_account_mode(self, margin_mode: MarginMode, position_mode: PositionMode) -> None:
+        """Refuse combinations that cannot be mirrored faithfully (DESIGN.md, "Fail closed")."""
+        if position_mode is PositionMode.HEDGE and margin_mode is MarginMode.NETTING:
+            raise ConfigError(
+                f"The MT5 account is a netting account but {self.name} is in hedge position mode. Switch the "
+                f"venue to one-way position mode, or use a hedging MT5 account."
+            )
+        if (
+            margin_mode is MarginMode.HEDGING
+            and position_mode is not PositionMode.HEDGE
+            and not self.nets_hedging_accounts
+        ):
+            raise ConfigError(
+                f"The MT5 account is a hedging account, which {self.name} cannot copy in {position_mode.value} "
+                f"position mode. Use a netting MT5 account, or switch the venue to hedge position mode."
+            )

@@ -1,0 +1,235 @@
+"""An in-process simulated venue: the demo, dry runs and the engine's tests trade against it.
+
+It enforces lot steps, minimum size and notional like a real venue, fills market orders at a settable
+price, and can be told to fail in each of the ways the engine must survive (see `Fault`). With a state
+file it keeps its positions across processes, so `csmc sync --dry-run` sees what `csmc run` left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+
+from sidecar.errors import OrderRejected, OutcomeUnknown, VenueUnavailable
+from sidecar.mapping import round_toward_zero
+from sidecar.model import (
+    AccountSummary,
+    Instrument,
+    Leg,
+    LegKey,
+    OrderRequest,
+    OrderResult,
+    OrderState,
+    PositionMode,
+    VenuePosition,
+    signed_delta,
+)
+from sidecar.venues.base import VenueAdapter
+
+
+class Fault(StrEnum):
+    """What the next `submit` does instead of a plain fill."""
+
+    REJECT = "reject"
+    UNAVAILABLE = "unavailable"
+    UNKNOWN_NOT_ACCEPTED = "unknown_not_accepted"  # the request was lost on the way in
+    UNKNOWN_ACCEPTED = "unknown_accepted"  # executed, but the answer was lost on the way out
+
+
+@dataclass(frozen=True)
+class Execution:
+    client_id: str
+    key: LegKey
+    qty_before: Decimal
+    qty_after: Decimal
+
+
+def _inst(symbol: str, base: str, quote: str, step: str, min_qty: str, min_notional: str = "0") -> Instrument:
+    return Instrument(symbol, base, quote, Decimal(step), Decimal(min_qty), Decimal(min_notional))
+
+
+DEFAULT_INSTRUMENTS: tuple[Instrument, ...] = (
+    _inst("EURUSD", "EUR", "USD", "1", "1"),
+    _inst("GBPUSD", "GBP", "USD", "1", "1"),
+    _inst("USDJPY", "USD", "JPY", "1", "1"),
+    _inst("XAUUSD", "XAU", "USD", "0.01", "0.01"),
+    _inst("BTCUSD", "BTC", "USD", "0.0001", "0.0001", "5"),
+    _inst("ETHUSD", "ETH", "USD", "0.001", "0.001", "5"),
+)
+DEFAULT_PRICES: dict[str, Decimal] = {
+    "EURUSD": Decimal("1.08"),
+    "GBPUSD": Decimal("1.27"),
+    "USDJPY": Decimal("150"),
+    "XAUUSD": Decimal("2400"),
+    "BTCUSD": Decimal("90000"),
+    "ETHUSD": Decimal("3000"),
+}
+
+
+class PaperVenue(VenueAdapter):
+    name = "Paper"
+
+    def __init__(
+        self,
+        *,
+        position_mode: PositionMode = PositionMode.ONE_WAY,
+        instruments: tuple[Instrument, ...] = DEFAULT_INSTRUMENTS,
+        prices: Mapping[str, Decimal] | None = None,
+        positions: Mapping[LegKey, Decimal] | None = None,
+        state_file: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.mode = position_mode
+        self._instruments = {i.symbol: i for i in instruments}
+        self.prices: dict[str, Decimal] = dict(DEFAULT_PRICES if prices is None else prices)
+        self.holdings: dict[LegKey, Decimal] = dict(positions or {})
+        self.orders: dict[str, OrderResult] = {}
+        self.executions: list[Execution] = []
+        self.submits = 0
+        self.faults: deque[Fault] = deque()
+        self.failing_reads = 0  # the next N position reads raise VenueUnavailable
+        self.failing_lookups = 0  # the next N lookups raise VenueUnavailable
+        self.connected = False
+        self.on_execution: Callable[[Execution], None] | None = None
+        self._state_file = state_file
+        if state_file is not None and state_file.exists():
+            self._load(state_file)
+
+    # --- test and demo controls -------------------------------------------------------------------
+
+    def inject(self, *faults: Fault) -> None:
+        self.faults.extend(faults)
+
+    def set_position(self, key: LegKey, qty: Decimal) -> None:
+        """Change a position behind the copier's back, as a manual trade on the venue would."""
+        self.holdings[key] = qty
+        self._save()
+
+    def drop_connection(self) -> None:
+        self.connected = False
+
+    def restore_connection(self) -> None:
+        self.connected = True
+        if self.on_reconnect is not None:
+            self.on_reconnect()
+
+    # --- VenueAdapter -----------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        self.connected = True
+
+    async def close(self) -> None:
+        self.connected = False
+
+    async def instruments(self) -> Mapping[str, Instrument]:
+        return self._instruments
+
+    def venue_symbol(self, base: str, quote: str) -> str:
+        return f"{base}{quote}"
+
+    async def account(self) -> AccountSummary:
+        self._require_connection()
+        return AccountSummary("PAPER", self.mode, {"USD": Decimal(1_000_000)})
+
+    async def positions(self) -> list[VenuePosition]:
+        self._require_connection()
+        if self.failing_reads:
+            self.failing_reads -= 1
+            raise VenueUnavailable("Paper: position read failed (injected)")
+        return [VenuePosition(k, q) for k, q in sorted(self.holdings.items()) if q != 0]
+
+    async def reference_price(self, symbol: str) -> Decimal | None:
+        return self.prices.get(symbol)
+
+    async def server_time(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def submit(self, order: OrderRequest) -> OrderResult:
+        self._require_connection()
+        self.submits += 1
+        fault = self.faults.popleft() if self.faults else None
+        if fault is Fault.REJECT:
+            raise OrderRejected(f"Paper: order {order.client_id} rejected (injected)")
+        if fault is Fault.UNAVAILABLE:
+            raise VenueUnavailable("Paper: venue busy (injected)", retry_after=0.0)
+        if fault is Fault.UNKNOWN_NOT_ACCEPTED:
+            raise OutcomeUnknown(f"Paper: no answer for order {order.client_id} (injected)")
+        result = self._execute(order)
+        if fault is Fault.UNKNOWN_ACCEPTED:
+            raise OutcomeUnknown(f"Paper: answer for order {order.client_id} lost (injected)")
+        return result
+
+    async def lookup(self, symbol: str, client_id: str) -> OrderResult:
+        self._require_connection()
+        if self.failing_lookups:
+            self.failing_lookups -= 1
+            raise VenueUnavailable("Paper: order lookup failed (injected)")
+        return self.orders.get(client_id, OrderResult(client_id, OrderState.ABSENT))
+
+    # --- internals --------------------------------------------------------------------------------
+
+    def _require_connection(self) -> None:
+        if not self.connected:
+            raise VenueUnavailable("Paper: not connected")
+
+    def _execute(self, order: OrderRequest) -> OrderResult:
+        instrument = self._instruments.get(order.symbol)
+        if instrument is None:
+            raise OrderRejected(f"Paper: unknown symbol {order.symbol}")
+        self._check_rules(order, instrument)
+        key = LegKey(order.symbol, order.leg)
+        before = self.holdings.get(key, Decimal(0))
+        after = before + signed_delta(order.leg, order.side, order.qty)
+        if self.mode is PositionMode.SPOT and after < 0:
+            raise OrderRejected(f"Paper: insufficient {instrument.base} balance to sell {order.qty}")
+        if order.reduce_only and (abs(after) > abs(before) or after * before < 0):
+            raise OrderRejected(f"Paper: reduce-only order {order.client_id} would increase the position")
+        if order.leg is not Leg.NET and after < 0:
+            raise OrderRejected(f"Paper: order {order.client_id} would make the {order.leg.value} leg negative")
+        self.holdings[key] = after
+        price = self.prices.get(order.symbol)
+        result = OrderResult(order.client_id, OrderState.FILLED, order.qty, price)
+        self.orders[order.client_id] = result
+        execution = Execution(order.client_id, key, before, after)
+        self.executions.append(execution)
+        self._save()
+        if self.on_execution is not None:
+            self.on_execution(execution)
+        return result
+
+    def _check_rules(self, order: OrderRequest, instrument: Instrument) -> None:
+        if order.qty <= 0 or round_toward_zero(order.qty, instrument.lot_step) != order.qty:
+            raise OrderRejected(
+                f"Paper: quantity {order.qty} of {order.symbol} is not a multiple of the lot step {instrument.lot_step}"
+            )
+        if order.qty < instrument.min_qty:
+            raise OrderRejected(f"Paper: quantity {order.qty} is below the minimum {instrument.min_qty}")
+        price = self.prices.get(order.symbol)
+        if price is not None and order.qty * price * instrument.multiplier < instrument.min_notional:
+            raise OrderRejected(f"Paper: notional below the minimum {instrument.min_notional} {instrument.quote}")
+
+    def _save(self) -> None:
+        if self._state_file is None:
+            return
+        state = {
+            "positions": [[k.symbol, k.leg.value, str(q)] for k, q in self.holdings.items()],
+            "orders": {cid: [r.state.value, str(r.filled_qty)] for cid, r in self.orders.items()},
+        }
+        tmp = self._state_file.with_suffix(".tmp")
+        self._state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(tmp, self._state_file)
+
+    def _load(self, path: Path) -> None:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        self.holdings = {LegKey(s, Leg(leg)): Decimal(q) for s, leg, q in state.get("positions", [])}
+        self.orders = {
+            cid: OrderResult(cid, OrderState(st), Decimal(q)) for cid, (st, q) in state.get("orders", {}).items()
+        }
