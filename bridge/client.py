@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 
 import zmq
 import zmq.asyncio
+from pydantic import SecretStr
 
 from bridge import SUPPORTED_VERSIONS
 from bridge.codec import Message, decode, encode
@@ -57,7 +58,7 @@ class BridgeClient:
         await self.send(
             "hello",
             Hello(
-                token=self.token,
+                token=SecretStr(self.token),
                 versions=self.versions,
                 ea_version="python-client",
                 account=self.account,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_serializer
 
 Currency = Annotated[str, StringConstraints(min_length=1, max_length=16)]
 Text = Annotated[str, StringConstraints(max_length=4096)]
@@ -37,7 +37,8 @@ class LoggingPrefs(Body):
 
 
 class Hello(Body):
-    token: Annotated[str, StringConstraints(max_length=256)]
+    token: SecretStr = Field(max_length=256)
+    """Shown as ****** in reprs and logs; written out in full only on the wire."""
     versions: list[int] = Field(min_length=1, max_length=16)
     ea_version: Annotated[str, StringConstraints(max_length=32)]
     account: Account
@@ -46,6 +47,10 @@ class Hello(Body):
     magic_filter: list[int] = Field(default_factory=list, max_length=256)
     stop_on_critical: bool = False
     logging: LoggingPrefs = LoggingPrefs()
+
+    @field_serializer("token", when_used="always")
+    def _token_on_the_wire(self, token: SecretStr) -> str:
+        return token.get_secret_value()
 
 
 class Position(Body):

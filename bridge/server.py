@@ -197,7 +197,7 @@ class BridgeServer:
     async def _on_hello(self, identity: bytes, message: Message) -> None:
         hello = message.body
         assert isinstance(hello, Hello)
-        if not hmac.compare_digest(hello.token.encode(), self._token):
+        if not hmac.compare_digest(hello.token.get_secret_value().encode(), self._token):
             raise ProtocolError("bad_token", "the session token does not match the one this sidecar was started with")
         common = sorted(set(hello.versions) & set(SUPPORTED_VERSIONS))
         if not common:

@@ -227,6 +227,7 @@ class SyncEngine:
         self.last_sync: float | None = None
         self.targets: Targets | None = None
         self.offsets: dict[LegKey, Decimal] = {}
+        self.traded: set[LegKey] = set()
         self._alerted: set[str] = set()
 
     # --- life cycle -------------------------------------------------------------------------------
@@ -250,6 +251,7 @@ class SyncEngine:
             self._schedule_retry(getattr(e, "retry_after", None))
             return False
         self.refused = None
+        self.traded = self.journal.traded_legs(copy_key)
         await self._resolve_journal()
         self.started = True
         await self._read_positions()
@@ -315,6 +317,7 @@ class SyncEngine:
         for p in await self.venue.positions():
             book = self._book(p.key)
             book.position = (book.position or ZERO) + p.qty
+        self.traded = self.journal.traded_legs(copy_key)
         if self.mode is CopyMode.FOLLOW:
             recorded = self.journal.offsets(copy_key)
             self.offsets = self._initial_offsets() if recorded is None else recorded
@@ -351,7 +354,7 @@ class SyncEngine:
         wanted = set(self.targets.quantities) if self.targets else set()
         pending = {k for k, b in self.books.items() if b.unresolved}
         if self.mode is CopyMode.FOLLOW:
-            return wanted | set(self.offsets) | pending
+            return wanted | set(self.offsets) | self.traded | pending
         return wanted | {k for k, b in self.books.items() if b.position} | pending
 
     def target(self, key: LegKey) -> Decimal:
@@ -427,7 +430,8 @@ class SyncEngine:
         else:
             seq = self.journal.next_order_seq(self.session_id, key)
             order = OrderRequest(client_id(self.session_id, key, seq), key.symbol, side, qty, key.leg, reduce_only)
-        self.journal.record_order(self.session_id, seq, order)
+        self.journal.record_order(self.copy_key, self.session_id, seq, order)
+        self.traded.add(key)
         log.info("order %s: %s %s %s%s", order.client_id, side.value, qty, key, " (reduce-only)" if reduce_only else "")
         try:
             result = await self.venue.submit(order)

@@ -29,12 +29,14 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 CREATE TABLE IF NOT EXISTS session_seq (session_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS orders (
-    client_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, symbol TEXT NOT NULL, leg TEXT NOT NULL,
+    client_id TEXT PRIMARY KEY, copy_key TEXT NOT NULL, session_id TEXT NOT NULL,
+    symbol TEXT NOT NULL, leg TEXT NOT NULL,
     seq INTEGER NOT NULL, side TEXT NOT NULL, qty TEXT NOT NULL, reduce_only INTEGER NOT NULL,
     state TEXT NOT NULL, filled_qty TEXT NOT NULL DEFAULT '0', attempts INTEGER NOT NULL DEFAULT 1,
     detail TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL, updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS orders_by_leg ON orders (session_id, symbol, leg);
+CREATE INDEX IF NOT EXISTS orders_by_copy_key ON orders (copy_key);
 CREATE TABLE IF NOT EXISTS offsets (
     copy_key TEXT NOT NULL, symbol TEXT NOT NULL, leg TEXT NOT NULL, offset TEXT NOT NULL,
     PRIMARY KEY (copy_key, symbol, leg)
@@ -135,17 +137,18 @@ class Journal:
         ).fetchone()
         return int(row[0]) + 1
 
-    def record_order(self, session_id: str, seq: int, order: OrderRequest) -> None:
+    def record_order(self, copy_key: str, session_id: str, seq: int, order: OrderRequest) -> None:
         """Write the order as PENDING before it is sent; a resend of the same client id counts an attempt."""
         now = time.time()
         with self._tx() as db:
             db.execute(
-                "INSERT INTO orders (client_id, session_id, symbol, leg, seq, side, qty, reduce_only, state,"
-                " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                "INSERT INTO orders (client_id, copy_key, session_id, symbol, leg, seq, side, qty, reduce_only,"
+                " state, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(client_id) DO UPDATE SET state=excluded.state, attempts=attempts+1,"
                 " updated_at=excluded.updated_at",
                 (
                     order.client_id,
+                    copy_key,
                     session_id,
                     order.symbol,
                     order.leg.value,
@@ -190,6 +193,11 @@ class Journal:
             " FROM orders ORDER BY created_at"
         ).fetchall()
         return [_order_record(r) for r in rows]
+
+    def traded_legs(self, copy_key: str) -> set[LegKey]:
+        """Every leg the copier has sent an order for on this account: it stays managed when MT5 closes it."""
+        rows = self._db.execute("SELECT DISTINCT symbol, leg FROM orders WHERE copy_key=?", (copy_key,)).fetchall()
+        return {LegKey(s, Leg(leg)) for s, leg in rows}
 
     # --- follow-mode offsets ----------------------------------------------------------------------
 

@@ -13,10 +13,14 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 MASK = "***"
+# A credential's name stands alone (not the tail of "ea.token" or "binance.secret_key", which are file names
+# and setting paths in ordinary messages); its value runs to the next delimiter.
 _HEADER_SECRETS = re.compile(
-    r"(?i)\b(X-MBX-APIKEY|KC-API-KEY|KC-API-SIGN|KC-API-PASSPHRASE|API-Key|API-Sign|APIKey|Authent|Authorization"
+    r"(?i)(?<![\w.-])(X-MBX-APIKEY|KC-API-KEY|KC-API-SIGN|KC-API-PASSPHRASE|API-Key|API-Sign|APIKey|Authent"
     r"|signature|token|secret|passphrase|api_key|secret_key|otp)(\"?'?\s*[:=]\s*\"?'?)([^\s\"',&}]+)"
 )
+# Authorization carries a scheme and a credential ("Bearer abc…"): everything after the name goes.
+_AUTHORIZATION = re.compile(r"(?i)(?<![\w.-])(Authorization\"?'?\s*[:=]\s*)([^\r\n\"',}]+)")
 
 
 class Redactor:
@@ -32,6 +36,7 @@ class Redactor:
         for secret in sorted(self._secrets, key=len, reverse=True):
             if secret in text:
                 text = text.replace(secret, MASK)
+        text = _AUTHORIZATION.sub(lambda m: f"{m.group(1)}{MASK}", text)
         return _HEADER_SECRETS.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
 
 
