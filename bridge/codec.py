@@ -17,14 +17,25 @@ MAX_FRAME = 256 * 1024
 _SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
+MAX_ERROR_TEXT = 512
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class ProtocolError(Exception):
-    """A message that cannot be accepted; `code` is the error reply's code (PROTOCOL.md §7)."""
+    """A message that cannot be accepted; `code` is the error reply's code (PROTOCOL.md §7).
+
+    Text and reference are clipped: a peer cannot make the reply (or the log line) as large as its message.
+    """
 
     def __init__(self, code: str, text: str, ref_type: str = "", ref_seq: int | None = None) -> None:
+        text = clip(text, MAX_ERROR_TEXT)
         super().__init__(text)
         self.code = code
         self.text = text
-        self.ref_type = ref_type
+        self.ref_type = clip(ref_type, 32)
         self.ref_seq = ref_seq
 
 
@@ -39,7 +50,7 @@ class Message:
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value, "f")  # plain notation: "0.0000001", never "1E-7"
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
@@ -76,7 +87,7 @@ def decode(frame: bytes, *, from_ea: bool = True, max_frame: int = MAX_FRAME) ->
     if not isinstance(version, int) or isinstance(version, bool):
         raise ProtocolError("invalid", "envelope field 'v' (protocol version) must be an integer", ref_type, ref_seq)
     sid = raw.get("sid")
-    if not isinstance(sid, str) or not _SID.match(sid):
+    if not isinstance(sid, str) or not _SID.fullmatch(sid):
         raise ProtocolError(
             "invalid", "envelope field 'sid' must be 1-64 characters of A-Z a-z 0-9 _ -", ref_type, ref_seq
         )
@@ -87,12 +98,12 @@ def decode(frame: bytes, *, from_ea: bool = True, max_frame: int = MAX_FRAME) ->
     if model is None:
         known = ", ".join(sorted(models))
         raise ProtocolError(
-            "unknown_type", f"unknown message type {kind!r}; expected one of: {known}", ref_type, ref_seq
+            "unknown_type", f"unknown message type {clip(repr(kind), 40)}; expected one of: {known}", ref_type, ref_seq
         )
     if version != PROTOCOL_VERSION and ref_type != "hello":
         raise ProtocolError(
             "unsupported_version",
-            f"protocol version {version} is not spoken here (use {PROTOCOL_VERSION})",
+            f"protocol version {clip(str(version), 12)} is not spoken here (use {PROTOCOL_VERSION})",
             ref_type,
             ref_seq,
         )

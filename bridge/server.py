@@ -18,7 +18,7 @@ import zmq
 import zmq.asyncio
 
 from bridge import SUPPORTED_VERSIONS
-from bridge.codec import MAX_FRAME, Message, ProtocolError, decode, encode
+from bridge.codec import MAX_ERROR_TEXT, MAX_FRAME, Message, ProtocolError, clip, decode, encode
 from bridge.messages import Ack, Body, Bye, Error, Heartbeat, Hello, Snapshot, Welcome
 
 log = logging.getLogger("csmc.bridge")
@@ -168,10 +168,17 @@ class BridgeServer:
             try:
                 await self._dispatch(identity, payload)
             except ProtocolError as e:
-                await self._reply_error(identity, e)
+                await self._reply_safely(identity, e)
             except Exception:
-                log.exception("bridge: internal error while handling a message")
-                await self._reply_error(identity, ProtocolError("internal", "the sidecar failed on this message"))
+                log.exception("bridge: internal error while handling a message", extra={"to_ea": False})
+                await self._reply_safely(identity, ProtocolError("internal", "the sidecar failed on this message"))
+
+    async def _reply_safely(self, identity: bytes, error: ProtocolError) -> None:
+        # Nothing one peer sends may end the loop that serves every session.
+        try:
+            await self._reply_error(identity, error)
+        except Exception:
+            log.exception("bridge: cannot send an error reply", extra={"to_ea": False})
 
     async def _dispatch(self, identity: bytes, payload: list[bytes]) -> None:
         if len(payload) == 2 and payload[0] == b"":
@@ -207,14 +214,23 @@ class BridgeServer:
                 "hello",
                 message.seq,
             )
+        session = Session(message.sid, identity, hello, common[-1])
+        welcome = await self._handler.on_hello(session)  # may refuse: then nothing below changes
         previous = self.sessions.get(message.sid)
         if previous is not None and previous.identity != identity:
             self._by_identity.pop(previous.identity, None)
-        session = Session(message.sid, identity, hello, common[-1])
-        welcome = await self._handler.on_hello(session)
+        welcome = welcome.model_copy(update={"version": session.version})
         self.sessions[message.sid] = session
         self._by_identity[identity] = message.sid
         await self.send(message.sid, "welcome", welcome)
+
+    async def drop(self, sid: str, reason: str) -> None:
+        """End a session from this side: tell the EA why, then forget it."""
+        session = self.sessions.get(sid)
+        if session is None:
+            return
+        await self.send(sid, "error", Error(code="no_session", text=clip(reason, MAX_ERROR_TEXT)))
+        self._forget(session)
 
     def _forget(self, session: Session) -> None:
         self.sessions.pop(session.sid, None)

@@ -229,6 +229,7 @@ class Sidecar:
             )
         if self.active is not None and self.active.sid != session.sid:
             log.info("EA session %s replaces %s", session.sid, self.active.sid)
+            await self.server.drop(self.active.sid, f"replaced by EA session {session.sid}: one EA per sidecar")
         self.active = session
         self._mirror.info_messages = hello.logging.info_messages
         log.info(
