@@ -265,7 +265,7 @@ class SyncEngine:
 
     def accept_snapshot(self, session_id: str, seq: int, positions: list[Position]) -> bool:
         """Take a new MT5 table as the target. False for a stale or foreign one, which is ignored."""
-        if session_id != self.session_id or seq <= self.last_seq:
+        if session_id != self.session_id or seq <= self.last_seq or self.refused is not None:
             return False
         targets = compute_targets(positions, self.mapper, self.position_mode)
         self.journal.save_snapshot(
@@ -372,7 +372,8 @@ class SyncEngine:
             book = self.books[key] = LegBook(position=ZERO if self.positions_known else None)
         return book
 
-    async def _read_positions(self) -> bool:
+    async def _read_positions(self, writer: LegKey | None = None) -> bool:
+        """Read every venue position. `writer` is the leg whose lock the caller holds, so its reading counts."""
         epochs = {k: b.epoch for k, b in self.books.items()}
         try:
             reported = await self.venue.positions()
@@ -385,7 +386,8 @@ class SyncEngine:
             seen[p.key] = seen.get(p.key, ZERO) + p.qty
         for key in set(seen) | set(self.books):
             book = self._book(key)
-            if book.lock.locked() or book.unresolved or book.epoch != epochs.get(key, 0):
+            busy = book.lock.locked() and key != writer
+            if busy or book.unresolved or book.epoch != epochs.get(key, 0):
                 continue  # its own writer knows better than a read that may have raced a fill
             book.position = seen.get(key, ZERO)
         self.positions_known = True
@@ -400,6 +402,8 @@ class SyncEngine:
             for _ in range(3):  # a partial fill or a resolved unknown gets another look at once
                 if not self.ready or (book.unresolved and not await self._resolve_leg(book)):
                     return
+                if book.position is None and self.positions_known:
+                    await self._read_positions(writer=key)  # e.g. an order from an earlier run just resolved
                 if book.position is None:
                     book.note = "venue position unknown: nothing is sent until it is read"
                     return
@@ -526,6 +530,7 @@ class SyncEngine:
 
     async def _retry_after(self, delay: float) -> None:
         await asyncio.sleep(delay)
+        self._retry_task = None  # a failure during this sync schedules the next attempt
         await self.sync("after error")
         if self.ready and not any(b.unresolved for b in self.books.values()):
             self._retry_delay = self._retry_base

@@ -41,6 +41,7 @@ class Fault(StrEnum):
     UNAVAILABLE = "unavailable"
     UNKNOWN_NOT_ACCEPTED = "unknown_not_accepted"  # the request was lost on the way in
     UNKNOWN_ACCEPTED = "unknown_accepted"  # executed, but the answer was lost on the way out
+    ACCEPT_OPEN = "accept_open"  # accepted but left working: it fills later, at `fill_open()`
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class PaperVenue(VenueAdapter):
         self.prices: dict[str, Decimal] = dict(DEFAULT_PRICES if prices is None else prices)
         self.holdings: dict[LegKey, Decimal] = dict(positions or {})
         self.orders: dict[str, OrderResult] = {}
+        self.working: dict[str, OrderRequest] = {}
         self.executions: list[Execution] = []
         self.submits = 0
         self.faults: deque[Fault] = deque()
@@ -111,6 +113,12 @@ class PaperVenue(VenueAdapter):
         """Change a position behind the copier's back, as a manual trade on the venue would."""
         self.holdings[key] = qty
         self._save()
+
+    def fill_open(self) -> None:
+        """Execute every order left working, as a venue does when a slow fill finally arrives."""
+        for order in list(self.working.values()):
+            del self.working[order.client_id]
+            self._execute(order)
 
     def drop_connection(self) -> None:
         self.connected = False
@@ -161,6 +169,10 @@ class PaperVenue(VenueAdapter):
             raise VenueUnavailable("Paper: venue busy (injected)", retry_after=0.0)
         if fault is Fault.UNKNOWN_NOT_ACCEPTED:
             raise OutcomeUnknown(f"Paper: no answer for order {order.client_id} (injected)")
+        if fault is Fault.ACCEPT_OPEN:
+            self.working[order.client_id] = order
+            self.orders[order.client_id] = OrderResult(order.client_id, OrderState.OPEN)
+            return self.orders[order.client_id]
         result = self._execute(order)
         if fault is Fault.UNKNOWN_ACCEPTED:
             raise OutcomeUnknown(f"Paper: answer for order {order.client_id} lost (injected)")

@@ -164,7 +164,9 @@ OPS = st.one_of(
         st.sampled_from(["deliver", "deliver", "deliver", "duplicate", "drop", "hold", "hold"]),
     ),
     st.tuples(st.just("release_held")),
-    st.tuples(st.just("fault"), st.sampled_from(list(Fault))),
+    # Orders left working (ACCEPT_OPEN) are covered in test_engine.py: their late fill may legitimately pass a
+    # target that moved while they worked.
+    st.tuples(st.just("fault"), st.sampled_from([f for f in Fault if f is not Fault.ACCEPT_OPEN])),
     st.tuples(st.just("crash"), st.sampled_from(["before", "after"])),
     st.tuples(st.just("read_fault")),
     st.tuples(st.just("lookup_fault")),
