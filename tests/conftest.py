@@ -16,6 +16,11 @@ import pytest
 from tests.secret_scan import scan_paths
 from tests.secrets import SECRET_PROFILE, TEST_SECRETS, find_secrets
 
+pytest_plugins = ["pytester"]
+
+
+_flagged: set[str] = set()
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, None, None]:
@@ -25,7 +30,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.longrepr is not None:
         captured += str(report.longrepr)
     leaked = find_secrets(captured)
-    if leaked:
+    if leaked and item.nodeid in _flagged:
+        # Later phases carry the same captured output: hide it, and count the leak once.
+        report.sections = []
+        if report.longrepr is not None and find_secrets(str(report.longrepr)):
+            report.longrepr = f"test secret(s) {', '.join(leaked)} appeared in the output of {item.nodeid}"
+    elif leaked:
+        _flagged.add(item.nodeid)
         report.outcome = "failed"
         report.longrepr = f"test secret(s) {', '.join(leaked)} appeared in the output of {item.nodeid}"
         report.sections = []
