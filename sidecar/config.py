@@ -61,33 +61,28 @@ class VenueSection(Section):
         return [v for v in self.__dict__.values() if isinstance(v, SecretStr)]
 
 
-class BinanceSettings(VenueSection):
+class RestVenueSection(VenueSection):
+    """What every REST venue window has: endpoint, API URL, keys, header logging."""
+
     endpoint: Literal["spot", "futures"] = "spot"
     log_headers: bool = False
+    """Log request and response headers, with keys and signatures redacted."""
     api_url: str = ""
     """Empty = the official URL of the endpoint."""
     api_key: SecretStr = EMPTY
     secret_key: SecretStr = EMPTY
     quote_currency: str = "USDT"
+
+
+class BinanceSettings(RestVenueSection):
     recv_window_ms: int = Field(default=5000, ge=1, le=60000)
 
 
-class KuCoinSettings(VenueSection):
-    endpoint: Literal["spot", "futures"] = "spot"
-    log_headers: bool = False
-    api_url: str = ""
-    api_key: SecretStr = EMPTY
-    secret_key: SecretStr = EMPTY
+class KuCoinSettings(RestVenueSection):
     passphrase: SecretStr = EMPTY
-    quote_currency: str = "USDT"
 
 
-class KrakenSettings(VenueSection):
-    endpoint: Literal["spot", "futures"] = "spot"
-    log_headers: bool = False
-    api_url: str = ""
-    api_key: SecretStr = EMPTY
-    secret_key: SecretStr = EMPTY
+class KrakenSettings(RestVenueSection):
     one_time_password: SecretStr = EMPTY
     """For keys with two-factor authentication."""
     quote_currency: str = "USD"

@@ -133,6 +133,14 @@ def free_port() -> int:
         return port
 
 
+def run_command(port: int, profile: str, token_file: Path, connector: str = "paper") -> list[str]:
+    """The command line the EA uses to start the sidecar."""
+    return [
+        sys.executable, "-m", "sidecar.cli", "run", "--port", str(port), "--connector", connector,
+        "--profile", profile, "--token-file", str(token_file),
+    ]  # fmt: skip
+
+
 @contextmanager
 def sidecar_process(home: Path, profile: str, connector: str = "paper") -> Iterator[tuple[int, str]]:
     """Start `csmc run` as the EA would: a fresh token in a user-only file, then wait for the bound port."""
@@ -143,20 +151,7 @@ def sidecar_process(home: Path, profile: str, connector: str = "paper") -> Itera
     port = free_port()
     env = dict(os.environ, CSMC_HOME=str(home))
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sidecar.cli",
-            "run",
-            "--port",
-            str(port),
-            "--connector",
-            connector,
-            "--profile",
-            profile,
-            "--token-file",
-            str(token_file),
-        ],
+        run_command(port, profile, token_file, connector),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,

@@ -23,7 +23,7 @@ import pytest
 from bridge.client import BridgeClient
 from bridge.messages import Account, Position, Status
 from sidecar import __version__
-from sidecar.demo import free_port
+from sidecar.demo import free_port, run_command
 from sidecar.venues.paper import DEFAULT_INSTRUMENTS
 from tests.conftest import write_profile
 from tests.secrets import TEST_SECRETS, find_secrets
@@ -63,20 +63,7 @@ class RunningSidecar:
         self.port = port
         self.token = token.read_text(encoding="utf-8").strip()
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sidecar.cli",
-                "run",
-                "--port",
-                str(port),
-                "--connector",
-                connector,
-                "--profile",
-                profile,
-                "--token-file",
-                str(token),
-            ],
+            run_command(port, profile, token, connector),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
