@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 
 import zmq
@@ -48,7 +49,7 @@ class BridgeClient:
         self.sid = sid or secrets.token_hex(8)
         self.versions = list(versions)
         self.seq = 0
-        self.received: list[Message] = []
+        self.received: deque[Message] = deque(maxlen=1000)  # recent history, for tests and debugging
         self._ctx = zmq.asyncio.Context()
         self._sock = self._ctx.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)

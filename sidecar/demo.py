@@ -25,6 +25,7 @@ from typing import Literal
 from bridge.client import BridgeClient
 from bridge.magic import parse_magic_filter, passes
 from bridge.messages import Account, Deal, Position, Status
+from sidecar.paths import write_private
 
 
 @dataclass(frozen=True)
@@ -146,8 +147,7 @@ def sidecar_process(home: Path, profile: str, connector: str = "paper") -> Itera
     """Start `csmc run` as the EA would: a fresh token in a user-only file, then wait for the bound port."""
     token = secrets.token_urlsafe(24)
     token_file = home / f"{profile}.token"
-    token_file.write_text(token, encoding="utf-8")
-    token_file.chmod(0o600)
+    write_private(token_file, token)
     port = free_port()
     env = dict(os.environ, CSMC_HOME=str(home))
     proc = subprocess.Popen(
@@ -174,10 +174,7 @@ def sidecar_process(home: Path, profile: str, connector: str = "paper") -> Itera
 
 
 def write_profile(home: Path, name: str, body: str) -> None:
-    path = home / "config" / "profiles" / f"{name}.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(body, encoding="utf-8")
-    path.chmod(0o600)
+    write_private(home / "config" / "profiles" / f"{name}.toml", body)
 
 
 def plain(value: Decimal) -> str:

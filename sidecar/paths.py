@@ -34,6 +34,15 @@ def log_dir() -> Path:
     return home / "logs" if home else Path(platformdirs.user_log_dir(APP, appauthor=False))
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (profiles, token files), private from the first byte."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(path, 0o600)  # O_CREAT's mode does not tighten a file that already existed
+
+
 def profile_path(profile: str) -> Path:
     return config_dir() / "profiles" / f"{profile}.toml"
 

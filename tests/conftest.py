@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from sidecar.paths import write_private
 from tests.secret_scan import scan_paths
 from tests.secrets import SECRET_PROFILE, TEST_SECRETS, find_secrets
 
@@ -58,9 +59,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def write_profile(home: Path, name: str, text: str) -> Path:
     path = home / "config" / "profiles" / f"{name}.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    path.chmod(0o600)
+    write_private(path, text)
     return path
 
 
