@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from sidecar.errors import AuthError, ConfigError, VenueError
 from sidecar.journal import Journal
 from sidecar.logs import REDACT, EaMirrorHandler
 from sidecar.mapping import SymbolMapper, SymbolOverride
-from sidecar.model import MarginMode, PositionMode
+from sidecar.model import Instrument, MarginMode, PositionMode
 from sidecar.venues.base import VenueAdapter
 from sidecar.venues.paper import PaperVenue
 
@@ -50,11 +51,11 @@ def copy_mode(settings: Settings) -> CopyMode:
     return CopyMode.MIRROR if settings.venue().sync_at_startup else CopyMode.FOLLOW
 
 
-def make_mapper(settings: Settings, venue: VenueAdapter, instruments: dict[str, object] | object) -> SymbolMapper:
+def make_mapper(settings: Settings, venue: VenueAdapter, instruments: Mapping[str, Instrument]) -> SymbolMapper:
     mapping = settings.mapping
     section = settings.venue()
     return SymbolMapper(
-        instruments,  # type: ignore[arg-type]
+        instruments,
         venue.venue_symbol,
         overrides={k: SymbolOverride(v.symbol, v.multiplier) for k, v in mapping.overrides.items()},
         prefixes=tuple(mapping.symbol_prefixes),
