@@ -130,10 +130,6 @@ class BridgeServer:
         session.last_sent = time.monotonic()
         return await self._send_to(session.identity, Message(kind, sid, session.out_seq, body, session.version))
 
-    async def broadcast(self, kind: str, body: Body) -> None:
-        for sid in list(self.sessions):
-            await self.send(sid, kind, body)
-
     async def _send_to(self, identity: bytes, message: Message) -> bool:
         if self._sock is None:
             return False

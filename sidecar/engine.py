@@ -238,8 +238,8 @@ class SyncEngine:
         self.started = False
         self.session_id, self.copy_key, self.margin_mode = session_id, copy_key, margin_mode
         self.targets = None
-        self.last_seq = journal_seq = self.journal.last_seq(session_id)
-        log.debug("engine start: session %s continues after seq %d", session_id, journal_seq)
+        self.last_seq = self.journal.last_seq(session_id)  # the stale rule survives a restart
+        log.debug("engine start: session %s continues after seq %d", session_id, self.last_seq)
         try:
             summary = await self.venue.account()
             self.position_mode = summary.position_mode
@@ -303,9 +303,9 @@ class SyncEngine:
     def _initial_offsets(self) -> dict[LegKey, Decimal]:
         """Follow mode: what the venue holds beyond MT5 at the start is kept as it is."""
         wanted = self.targets.quantities if self.targets else {}
-        keys = set(wanted) | {k for k, b in self.books.items() if b.position}
-        offsets = {k: (self.books[k].position if k in self.books else None) or ZERO for k in keys}
-        return {k: v - wanted.get(k, ZERO) for k, v in offsets.items() if v != wanted.get(k, ZERO)}
+        held = {k: b.position for k, b in self.books.items() if b.position}
+        offsets = {k: held.get(k, ZERO) - wanted.get(k, ZERO) for k in set(wanted) | set(held)}
+        return {k: v for k, v in offsets.items() if v != 0}
 
     async def preview(self, copy_key: str, margin_mode: MarginMode, positions: list[Position]) -> list[Plan]:
         """The orders a sync would place now (csmc sync --dry-run). Reads the venue; sends and writes nothing."""

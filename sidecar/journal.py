@@ -187,13 +187,6 @@ class Journal:
         ).fetchall()
         return [_order_record(r) for r in rows]
 
-    def orders(self) -> list[OrderRecord]:
-        rows = self._db.execute(
-            "SELECT client_id, session_id, symbol, leg, side, qty, reduce_only, state, filled_qty, attempts, detail"
-            " FROM orders ORDER BY created_at"
-        ).fetchall()
-        return [_order_record(r) for r in rows]
-
     def traded_legs(self, copy_key: str) -> set[LegKey]:
         """Every leg the copier has sent an order for on this account: it stays managed when MT5 closes it."""
         rows = self._db.execute("SELECT DISTINCT symbol, leg FROM orders WHERE copy_key=?", (copy_key,)).fetchall()
