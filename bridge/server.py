@@ -8,7 +8,6 @@ Nothing a peer sends can stop it serving the other sessions.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ import zmq.asyncio
 from bridge import SUPPORTED_VERSIONS
 from bridge.codec import MAX_ERROR_TEXT, MAX_FRAME, Message, ProtocolError, clip, decode, encode
 from bridge.messages import Ack, Body, Bye, Error, Heartbeat, Hello, Snapshot, Welcome
+from bridge.token import SessionToken
 
 log = logging.getLogger("csmc.bridge")
 
@@ -55,17 +55,15 @@ class BridgeServer:
     def __init__(
         self,
         handler: SessionHandler,
-        token: str,
+        token: str | SessionToken,
         *,
         port: int = 0,
         heartbeat_ms: int = 1000,
         timeout_ms: int = 10_000,
         max_frame: int = MAX_FRAME,
     ) -> None:
-        if not token:
-            raise ValueError("the bridge needs a session token")
         self._handler = handler
-        self._token = token.encode()
+        self._token = token if isinstance(token, SessionToken) else SessionToken(token)
         self.port = port
         self.heartbeat_ms = heartbeat_ms
         self.timeout_ms = timeout_ms
@@ -200,7 +198,7 @@ class BridgeServer:
     async def _on_hello(self, identity: bytes, message: Message) -> None:
         hello = message.body
         assert isinstance(hello, Hello)
-        if not hmac.compare_digest(hello.token.get_secret_value().encode(), self._token):
+        if not self._token.matches(hello.token.get_secret_value()):
             raise ProtocolError("bad_token", "the session token does not match the one this sidecar was started with")
         common = sorted(set(hello.versions) & set(SUPPORTED_VERSIONS))
         if not common:

@@ -21,6 +21,7 @@ from bridge.codec import ProtocolError
 from bridge.magic import passes
 from bridge.messages import AlertMsg, Bye, InstrumentStatus, RequestSnapshot, Snapshot, Status, Welcome
 from bridge.server import BridgeServer, Session
+from bridge.token import SessionToken, TokenFile
 from sidecar import __version__
 from sidecar.config import Connector, Settings
 from sidecar.engine import CopyMode, SyncEngine
@@ -73,6 +74,8 @@ class RunOptions:
     port: int
     journal_path: Path
     connector: Connector
+    token_file: Path | None = None
+    """Where the token came from; a new EA instance may write a new one there (bridge/token.py)."""
 
 
 class Sidecar:
@@ -81,9 +84,12 @@ class Sidecar:
         self.options = options
         self.venue = venue or make_venue(settings)
         self.journal = Journal(options.journal_path)
+        token: SessionToken = SessionToken(options.token)
+        if options.token_file is not None:
+            token = TokenFile(options.token_file, on_change=REDACT.add)
         self.server = BridgeServer(
             self,
-            options.token,
+            token,
             port=options.port,
             heartbeat_ms=settings.bridge.heartbeat_ms,
             timeout_ms=settings.bridge.timeout_ms,

@@ -125,6 +125,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     options = RunOptions(
         profile=args.profile,
         token=token,
+        token_file=args.token_file,
         port=args.port,
         journal_path=args.journal or paths.journal_path(args.profile),
         connector=settings.connector,

@@ -20,7 +20,7 @@ from typing import IO
 
 import pytest
 
-from bridge.client import BridgeClient
+from bridge.client import BridgeClient, BridgeRefused
 from bridge.messages import Account, Position, Status
 from sidecar import __version__
 from sidecar.demo import free_port, run_command
@@ -326,3 +326,33 @@ def test_sidecar_exits_by_itself_when_no_ea_connects(csmc_home: Path) -> None:
 
     assert code == 0
     assert "Traceback" not in sidecar.output()
+
+
+@pytest.mark.slow
+async def test_a_reloaded_ea_with_a_new_token_in_the_same_file_is_accepted(csmc_home: Path) -> None:
+    """An EA reload writes a fresh token into its token file and reuses the sidecar still running."""
+    account = Account(login=7, server="Demo", currency="USD", margin_mode="netting")
+    write_profile(csmc_home, "reload", 'connector = "paper"\n')
+    with running(csmc_home, "reload") as sidecar:
+        sidecar.wait_listening()
+        endpoint = f"tcp://127.0.0.1:{sidecar.port}"
+        first = BridgeClient(endpoint, sidecar.token, account=account, profile="reload")
+        await first.hello()
+        await first.close("reloaded")
+
+        new_token = secrets.token_urlsafe(24)
+        (csmc_home / "reload.token").write_text(new_token, encoding="utf-8")
+        stale = BridgeClient(endpoint, sidecar.token, account=account, profile="reload")
+        fresh = BridgeClient(endpoint, new_token, account=account, profile="reload")
+        stranger = BridgeClient(endpoint, secrets.token_urlsafe(24), account=account, profile="reload")
+        try:
+            welcome = await fresh.hello()
+            assert welcome.connector == "paper"
+            for refused in (stale, stranger):
+                with pytest.raises(BridgeRefused) as error:
+                    await refused.hello()
+                assert error.value.error.code == "bad_token"
+        finally:
+            for client in (fresh, stale, stranger):
+                await client.close("done")
+    assert new_token not in sidecar.output()
