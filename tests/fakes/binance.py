@@ -183,7 +183,7 @@ class LoggedRequest:
     path: str
     params: dict[str, str]  # query and body, without the signature
     api_key_ok: bool
-    status: int = 0
+    status: int = 0  # -1: no answer (connection stalled or dropped)
     code: int | None = None
     answered_at: float = 0.0
 
@@ -289,6 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = fake._dispatch(method, parts.path, parts.query, body, self.headers)
             if fault is not None and fault.execute:
                 if fault.stall:
+                    entry.status = -1  # logged now: no answer will come
                     fake._released.wait(fault.stall)
                 if fault.stall or fault.drop:
                     self._drop(entry)

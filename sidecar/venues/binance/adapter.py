@@ -50,7 +50,7 @@ from sidecar.model import (
 )
 from sidecar.venues.base import VenueAdapter
 from sidecar.venues.binance.errors import CLOCK, ORDER_NOT_FOUND, classify
-from sidecar.venues.binance.rules import ZERO, dec, parse_exchange_info, plain
+from sidecar.venues.binance.rules import ZERO, dec, parse_exchange_info, plain, rule
 
 log = logging.getLogger("csmc.binance")
 T = TypeVar("T")
@@ -334,7 +334,7 @@ class BinanceVenue(VenueAdapter):
         for row in data.get("balances", []):
             total = dec(row.get("free")) + dec(row.get("locked"))
             if total != 0:
-                out[str(row.get("asset"))] = total
+                out[str(row.get("asset"))] = Decimal(plain(total))  # without Binance's padding zeros
         return out
 
     async def _dual_side(self) -> bool:
@@ -350,7 +350,7 @@ class BinanceVenue(VenueAdapter):
             return AccountSummary(account_id, PositionMode.SPOT, self._spot_balances(data))
         mode = PositionMode.HEDGE if await self._dual_side() else PositionMode.ONE_WAY
         rows = await self._request("reading the futures balance", lambda c: c.futures_account_balance())
-        balances = {str(r.get("asset")): dec(r.get("balance")) for r in rows if dec(r.get("balance")) != 0}
+        balances = {str(r.get("asset")): rule(r.get("balance")) for r in rows if dec(r.get("balance")) != 0}
         return AccountSummary("USDⓈ-M Futures account", mode, balances)
 
     async def positions(self) -> list[VenuePosition]:
@@ -365,7 +365,7 @@ class BinanceVenue(VenueAdapter):
         rows = await self._request("reading the positions", lambda c: c.futures_position_information())
         out = []
         for row in rows:
-            amount = dec(row.get("positionAmt"))
+            amount = rule(row.get("positionAmt"))
             if amount == 0:
                 continue
             side = str(row.get("positionSide", "BOTH")).upper()
