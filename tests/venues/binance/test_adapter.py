@@ -6,8 +6,10 @@ may be retried (and after how long), what may have executed and must be looked u
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
+import threading
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
@@ -23,6 +25,7 @@ from sidecar.venues.binance.adapter import endpoint_url
 from tests.fakes.binance import FakeBinance, Fault
 from tests.secrets import find_secrets
 from tests.venues.binance.conftest import API_KEY, SECRET
+from tests.venues.binance.story import until
 
 D = Decimal
 SPOT_ORDER = "/api/v3/order"
@@ -365,6 +368,28 @@ async def test_a_failure_after_sending_is_unknown_and_absent_only_after_the_recv
     await spot.close()
 
 
+async def test_an_order_executed_after_its_timeout_is_found_not_sent_twice(fake: FakeBinance) -> None:
+    """The order reaches Binance's matching only after the client gave up, and after the first lookup
+    found nothing: "absent" must wait for the recvWindow, or the resend would buy twice."""
+    venue = BinanceVenue(settings(fake.spot_url, request_timeout_s=0.5, recv_window_ms=2000))
+    await venue.connect()
+    in_flight = threading.Event()
+    fake.inject("POST", SPOT_ORDER, Fault(hold=in_flight))
+    try:
+        with pytest.raises(OutcomeUnknown):
+            await venue.submit(buy("cslate", "0.01"))
+        lookup = asyncio.create_task(venue.lookup("BTCUSDT", "cslate"))
+        await until(lambda: any(r.code == -2013 for r in fake.requests_to("GET", SPOT_ORDER)), "a first lookup", fake)
+        in_flight.set()  # now the order arrives, within its recvWindow
+        found = await lookup
+    finally:
+        in_flight.set()
+        await venue.close()
+
+    assert (found.state, found.filled_qty) == (OrderState.FILLED, D("0.01"))
+    assert len(fake.executions_of("cslate")) == 1
+
+
 async def test_a_500_on_a_read_is_unavailable_not_unknown(fake: FakeBinance, futures: BinanceVenue) -> None:
     fake.inject("GET", "/fapi/v3/positionRisk", Fault(status=500, code=-1001, msg="Internal error."))
 
@@ -489,3 +514,15 @@ async def test_headers_are_not_logged_unless_asked(fake: FakeBinance, spot: Bina
         logging.getLogger("csmc.binance").removeHandler(collect)
 
     assert not any("headers" in line for line in collect.lines)
+
+
+async def test_the_clock_offset_is_taken_at_connect(fake: FakeBinance) -> None:
+    fake.clock_offset_ms = -30_000  # this computer runs 30 s ahead of Binance
+    venue = BinanceVenue(settings(fake.futures_url, "futures"))
+
+    await venue.connect()
+    await venue.positions()
+    await venue.submit(buy("csclock", "0.01"))
+
+    assert [r for r in fake.requests if r.code == -1021] == []
+    await venue.close()

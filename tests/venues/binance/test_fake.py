@@ -326,3 +326,14 @@ def test_a_dropped_connection_before_handling_executes_nothing(fake: FakeBinance
 
 def _now() -> str:
     return str(int(time.time() * 1000))
+
+
+def test_a_delayed_answer_comes_late_and_still_executes(fake: FakeBinance) -> None:
+    fake.inject("POST", FUT, Fault(delay=0.3))
+    sent = time.monotonic()
+
+    answer = futures_order(fake, "BUY", "0.01")
+
+    assert answer.status_code == 200
+    assert time.monotonic() - sent >= 0.3
+    assert fake.position("BTCUSDT") == Decimal("0.01")
