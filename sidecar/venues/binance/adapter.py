@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from binance.client import Client
-from binance.exceptions import BinanceAPIException, BinanceRequestException
+from binance.exceptions import BinanceAPIException
 
 from sidecar.config import BinanceSettings
 from sidecar.errors import AuthError, ConfigError, OrderRejected, OutcomeUnknown, VenueError, VenueUnavailable
@@ -179,7 +179,7 @@ class BinanceVenue(VenueAdapter):
         left = self._blocked_until - time.monotonic()
         if left > 0:
             raise VenueUnavailable(
-                f"not {action} yet: Binance asked for a pause, {left:.1f} s left; nothing was sent", retry_after=left
+                f"Binance asked for a pause ({left:.1f} s left), so {action} waits; nothing was sent", retry_after=left
             )
 
     def _typed(self, error: Exception, action: str, placing: bool) -> VenueError:
@@ -207,7 +207,7 @@ class BinanceVenue(VenueAdapter):
                 raise
             if e.code != CLOCK or not signed:
                 raise self._typed(e, action, placing) from None
-        except (BinanceRequestException, requests.RequestException) as e:
+        except Exception as e:  # transport errors, and anything else python-binance may raise
             raise self._typed(e, action, placing) from None
         # -1021: refused for its timestamp, so it did nothing. Re-read the clock and send it once more.
         log.info("Binance refused a timestamp while %s: re-reading the server's clock", action)
@@ -218,7 +218,7 @@ class BinanceVenue(VenueAdapter):
             if e.code in passthrough:
                 raise
             raise self._typed(e, action, placing) from None
-        except (BinanceRequestException, requests.RequestException) as e:
+        except Exception as e:
             raise self._typed(e, action, placing) from None
 
     async def _sync_clock(self) -> None:
@@ -293,10 +293,12 @@ class BinanceVenue(VenueAdapter):
 
     async def server_time(self) -> datetime:
         futures = self.futures
-        data = await self._request(
-            "reading the server time", lambda c: c.futures_time() if futures else c.get_server_time(), signed=False
+        millis = await self._request(
+            "reading the server time",
+            lambda c: int((c.futures_time() if futures else c.get_server_time())["serverTime"]),
+            signed=False,
         )
-        return datetime.fromtimestamp(int(data["serverTime"]) / 1000, UTC)
+        return datetime.fromtimestamp(millis / 1000, UTC)
 
     async def reference_price(self, symbol: str) -> Decimal | None:
         """The last traded price (ticker/price): a cheap request, close enough for the minimum-notional check."""
@@ -370,7 +372,7 @@ class BinanceVenue(VenueAdapter):
                 continue
             side = str(row.get("positionSide", "BOTH")).upper()
             leg = {"LONG": Leg.LONG, "SHORT": Leg.SHORT}.get(side, Leg.NET)
-            out.append(VenuePosition(LegKey(str(row["symbol"]), leg), amount if leg is Leg.NET else abs(amount)))
+            out.append(VenuePosition(LegKey(str(row.get("symbol")), leg), amount if leg is Leg.NET else abs(amount)))
         return out
 
     def check_account_mode(self, margin_mode: MarginMode, position_mode: PositionMode) -> None:

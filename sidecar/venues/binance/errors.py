@@ -116,7 +116,9 @@ def classify(error: Exception, *, action: str, placing: bool, host: str) -> Venu
         if placing:
             return OutcomeUnknown(f"no answer from Binance to {action} ({kind})")
         return VenueUnavailable(f"no answer from Binance to {action} ({kind})")
-    return VenueUnavailable(f"{action} failed: {type(error).__name__}")
+    # Anything else (an unreadable answer, a library fault): an order may have gone out before it happened.
+    text = f"{action} failed ({type(error).__name__})"
+    return OutcomeUnknown(text) if placing else VenueUnavailable(f"{text}. Retrying.")
 
 
 def _transport_kind(error: BaseException) -> str:

@@ -112,3 +112,8 @@ def test_transport_failures_before_and_after_sending(error: Exception, placing: 
     assert type(typed) is expected
     assert "signature" not in str(typed)
     assert "deadbeef" not in str(typed)
+
+
+@pytest.mark.parametrize(("placing", "expected"), [(True, OutcomeUnknown), (False, VenueUnavailable)])
+def test_an_unexpected_failure_counts_as_possibly_sent_for_orders(placing: bool, expected: type) -> None:
+    assert kind(KeyError("serverTime"), placing) is expected
