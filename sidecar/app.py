@@ -42,6 +42,12 @@ def make_venue(settings: Settings) -> VenueAdapter:
         venue = PaperVenue(position_mode=PositionMode(paper.position_mode), state_file=paper.state_file)
         venue.prices.update(paper.prices)
         return venue
+    if settings.connector == "binance":
+        # Imported here: python-binance is a heavy import that the other connectors do not need.
+        from sidecar.venues.binance import BinanceVenue
+
+        overrides = [o.symbol for o in settings.mapping.overrides.values()]
+        return BinanceVenue(settings.binance, position_symbols=overrides)
     raise ConfigError(
         f"The {settings.connector} connector is not part of this version yet; see the README's connector table. "
         f"Use connector 'paper' to try the copier."

@@ -15,11 +15,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sidecar import __version__, paths
 from sidecar.config import Settings, load_settings
 from sidecar.errors import CsmcError
 from sidecar.logs import REDACT, setup_logging
+
+if TYPE_CHECKING:
+    from sidecar.mapping import SymbolMapper
 
 log = logging.getLogger("csmc.cli")
 CONNECTORS = ("ib", "binance", "kucoin", "kraken", "paper")
@@ -200,9 +204,39 @@ async def _check(args: argparse.Namespace, settings: Settings, profile_file: Pat
         print(f"  {'symbol':<12} {'lot step':>10} {'min size':>10} {'min notional':>13} {'multiplier':>10}")
         for i in shown or sorted(instruments.values(), key=lambda i: i.symbol)[:30]:
             print(f"  {i.symbol:<12} {i.lot_step!s:>10} {i.min_qty!s:>10} {i.min_notional!s:>13} {i.multiplier!s:>10}")
+        traded = {i.symbol for i in shown} | {o.symbol for o in settings.mapping.overrides.values()}
+        for text in await venue.check_warnings(sorted(traded | _journal_symbols(args.profile, mapper))):
+            print(f"Warning        {text}")
     finally:
         await venue.close()
     return 0
+
+
+def _journal_symbols(profile: str, mapper: SymbolMapper) -> set[str]:
+    """Venue symbols the copier trades for this profile, as far as its journal knows (none without one)."""
+    from bridge.messages import Position
+    from sidecar.journal import Journal
+    from sidecar.mapping import UnknownSymbol
+
+    path = paths.journal_path(profile)
+    if not path.exists():
+        return set()
+    journal = Journal(path)
+    try:
+        stored = journal.last_snapshot()
+        if stored is None:
+            return set()
+        copy_key, snapshot = stored
+        symbols = {leg.symbol for leg in journal.traded_legs(copy_key)}
+        for raw in snapshot.positions:
+            p = Position.model_validate(raw)
+            try:
+                symbols.add(mapper.map(p.symbol, p.base_currency, p.profit_currency).instrument.symbol)
+            except UnknownSymbol:
+                continue
+        return symbols
+    finally:
+        journal.close()
 
 
 async def _dry_run(args: argparse.Namespace, settings: Settings) -> int:

@@ -75,7 +75,17 @@ class RestVenueSection(VenueSection):
 
 
 class BinanceSettings(RestVenueSection):
+    """Binance: Spot, or USDⓈ-M Futures (one-way or hedge Position Mode)."""
+
+    endpoint: Literal["spot", "futures"] = "spot"
+    """"spot" trades the Spot wallet (positions are balances); "futures" trades USDⓈ-M perpetuals."""
+    api_url: str = ""
+    """Empty = the official URL of the endpoint (https://api.binance.com/api, https://fapi.binance.com/fapi).
+    Testnets: Spot https://testnet.binance.vision/api, USDⓈ-M https://testnet.binancefuture.com/fapi."""
     recv_window_ms: int = Field(default=5000, ge=1, le=60000)
+    """How long after its timestamp Binance still accepts a signed request (Binance's recvWindow)."""
+    request_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """Seconds to wait for Binance's answer; an order without an answer is looked up by its client id."""
 
 
 class KuCoinSettings(RestVenueSection):

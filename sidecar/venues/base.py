@@ -9,7 +9,7 @@ Blocking SDKs run in threads inside the adapter; every method here is safe to aw
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
@@ -61,6 +61,10 @@ class VenueAdapter(ABC):
     async def reference_price(self, symbol: str) -> Decimal | None:
         """A recent price for the minimum-notional check; None when the venue gives none cheaply."""
         return None
+
+    async def check_warnings(self, traded_symbols: Iterable[str]) -> list[str]:
+        """Account set-up the user should fix though copying works (shown by `csmc check`)."""
+        return []
 
     def check_account_mode(self, margin_mode: MarginMode, position_mode: PositionMode) -> None:
         """Refuse combinations that cannot be mirrored faithfully (DESIGN.md, "Fail closed")."""

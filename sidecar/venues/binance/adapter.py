@@ -1,0 +1,496 @@
+"""Binance Spot and USDⓈ-M Futures through python-binance's synchronous `Client`.
+
+Why the synchronous client: it is the one python-binance documents best, it keeps one `requests`
+keep-alive session, and its failures separate "never sent" from "sent, no answer", which is what the
+unknown-outcome rule needs. Its calls block, so they run in a worker thread; the client is not
+thread-safe, so one lock serialises them (Binance's rate limits favour one request at a time anyway).
+
+Binance quirks handled here (reference: venues.md, sections 3–5):
+- python-binance never syncs the clock and sends recvWindow=10000: the offset is taken from the server's
+  time at connect and again on -1021 (the refused request is then sent once more: a -1021 did nothing),
+  and recvWindow is the profile's `recv_window_ms`.
+- A client order id is unique only among open orders, so a filled market order does not make a resend
+  idempotent: an order without an answer is looked up, and reported absent only once its recvWindow has
+  passed, after which Binance can no longer accept it.
+- Retry-After of a 429 or 418 is honoured for every request, not just the refused one: Binance bans IPs
+  that keep sending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from binance.client import Client
+from binance.exceptions import BinanceAPIException
+
+from sidecar.config import BinanceSettings
+from sidecar.errors import AuthError, ConfigError, OrderRejected, OutcomeUnknown, VenueError, VenueUnavailable
+from sidecar.logs import MASK, REDACT
+from sidecar.model import (
+    AccountSummary,
+    Instrument,
+    Leg,
+    LegKey,
+    MarginMode,
+    OrderRequest,
+    OrderResult,
+    OrderState,
+    PositionMode,
+    VenuePosition,
+)
+from sidecar.venues.base import VenueAdapter
+from sidecar.venues.binance.errors import CLOCK, ORDER_NOT_FOUND, classify
+from sidecar.venues.binance.rules import ZERO, dec, parse_exchange_info, plain, rule
+
+log = logging.getLogger("csmc.binance")
+T = TypeVar("T")
+
+OFFICIAL_URLS = {"spot": "https://api.binance.com/api", "futures": "https://fapi.binance.com/fapi"}
+DEFAULT_PATHS = {"spot": "/api", "futures": "/fapi"}
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
+SECRET_HEADERS = frozenset({"x-mbx-apikey", "authorization", "cookie", "set-cookie"})
+_SIGNATURE = re.compile(r"(?i)(signature=)[^&\s]+")
+POSITION_MODE_HOWTO = (
+    "Binance's Position Mode is set in the Futures trading screen: ⚙ (Preferences) → Position Mode → "
+    "'One-way Mode' or 'Hedge Mode'. Binance allows the change only while the USDⓈ-M account has no open "
+    "positions and no open orders."
+)
+# Order states after which nothing more will execute; the executed quantity is final.
+FINISHED = frozenset({"CANCELED", "EXPIRED", "EXPIRED_IN_MATCH", "REJECTED"})
+
+
+def endpoint_url(endpoint: str, api_url: str) -> str:
+    """The base URL python-binance puts the API version after: ".../api" (Spot) or ".../fapi" (USDⓈ-M)."""
+    text = api_url.strip()
+    if not text:
+        return OFFICIAL_URLS[endpoint]
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(
+            f"[binance] api_url '{text}' is not a URL like {OFFICIAL_URLS[endpoint]}. Leave it empty for Binance's "
+            f"own URL, or give a testnet URL (see the README)."
+        )
+    path = parts.path.rstrip("/") or DEFAULT_PATHS[endpoint]
+    other = "futures" if endpoint == "spot" else "spot"
+    if path.endswith(DEFAULT_PATHS[other]) and not path.endswith(DEFAULT_PATHS[endpoint]):
+        raise ConfigError(
+            f"[binance] api_url '{text}' is a {other} URL but [binance] endpoint is '{endpoint}'. Give the "
+            f"{endpoint} URL (e.g. {OFFICIAL_URLS[endpoint]}) or change the endpoint."
+        )
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def redact_url(url: str | None) -> str:
+    return REDACT(_SIGNATURE.sub(lambda m: m.group(1) + MASK, url or ""))
+
+
+def redact_headers(headers: Mapping[str, str | bytes]) -> str:
+    shown = {
+        k: (MASK if k.lower() in SECRET_HEADERS else v if isinstance(v, str) else v.decode("latin-1"))
+        for k, v in headers.items()
+    }
+    return REDACT(", ".join(f"{k}: {v}" for k, v in shown.items()))
+
+
+class BinanceVenue(VenueAdapter):
+    def __init__(
+        self,
+        settings: BinanceSettings,
+        *,
+        position_symbols: Iterable[str] = (),
+    ) -> None:
+        """`position_symbols`: venue symbols named by the profile's overrides (Spot: they carry their base
+        currency's balance in place of <base><quote>)."""
+        super().__init__()
+        self.settings = settings
+        self.futures = settings.endpoint == "futures"
+        self.name = "Binance USDⓈ-M Futures" if self.futures else "Binance Spot"
+        # MT5 hedging ↔ Binance hedge mode, netting ↔ one-way (DESIGN.md); Spot nets everything, long only.
+        self.nets_hedging_accounts = not self.futures
+        self.url = endpoint_url(settings.endpoint, settings.api_url)
+        self.host = urlsplit(self.url).netloc
+        self._override_symbols = tuple(position_symbols)
+        self._client: Client | None = None
+        self._lock = threading.Lock()
+        self._instruments: dict[str, Instrument] | None = None
+        self._asset_symbols: dict[str, str] = {}
+        self._blocked_until = 0.0
+        self._connected_at = time.monotonic()
+        self._unknown_since: dict[str, float] = {}
+
+    # --- client, threads, errors --------------------------------------------------------------------
+
+    def _make_client(self) -> Client:
+        key = self.settings.api_key.get_secret_value()
+        secret = self.settings.secret_key.get_secret_value()
+        if not key or not secret:
+            raise ConfigError(
+                "Binance needs an API key and its secret key: set api_key and secret_key in the [binance] "
+                "section of the profile (or CSMC_BINANCE__API_KEY and CSMC_BINANCE__SECRET_KEY). The README, "
+                "'Binance', says how to create the key."
+            )
+        # ping=False: the constructor would otherwise call the official URL before ours is set.
+        client = Client(key, secret, requests_params={"timeout": self.settings.request_timeout_s}, ping=False)
+        if self.futures:
+            client.FUTURES_URL = self.url
+        else:
+            client.API_URL = self.url
+        client.REQUEST_RECVWINDOW = self.settings.recv_window_ms
+        if self.settings.log_headers:
+            client.session.hooks["response"].append(self._log_exchange)
+        return client
+
+    @staticmethod
+    def _log_exchange(response: requests.Response, *args: object, **kwargs: object) -> None:
+        request = response.request
+        log.info(
+            "HTTP %s %s → %s | request headers: %s | response headers: %s",
+            request.method,
+            redact_url(request.url),
+            response.status_code,
+            redact_headers(request.headers),
+            redact_headers(response.headers),
+            extra={"to_ea": False},  # for the log file: the chart would drown in it
+        )
+
+    async def _in_thread(self, call: Callable[[Client], T]) -> T:
+        client = self._client
+        if client is None:
+            raise VenueUnavailable(f"{self.name}: not connected")
+
+        def work() -> T:
+            # The lock is taken in the worker, so a cancelled await never lets two requests share the client.
+            with self._lock:
+                return call(client)
+
+        return await asyncio.to_thread(work)
+
+    def _check_gate(self, action: str) -> None:
+        left = self._blocked_until - time.monotonic()
+        if left > 0:
+            raise VenueUnavailable(
+                f"Binance asked for a pause ({left:.1f} s left), so {action} waits; nothing was sent", retry_after=left
+            )
+
+    def _typed(self, error: Exception, action: str, placing: bool) -> VenueError:
+        typed = classify(error, action=action, placing=placing, host=self.host)
+        if isinstance(typed, VenueUnavailable) and typed.retry_after:
+            self._blocked_until = max(self._blocked_until, time.monotonic() + typed.retry_after)
+        log.debug("%s failed: %s → %s", action, type(error).__name__, type(typed).__name__)
+        return typed
+
+    async def _request(
+        self,
+        action: str,
+        call: Callable[[Client], T],
+        *,
+        placing: bool = False,
+        signed: bool = True,
+        passthrough: frozenset[int] = frozenset(),
+    ) -> T:
+        """One REST call with Binance's error rules. Codes in `passthrough` reach the caller untranslated."""
+        self._check_gate(action)
+        try:
+            return await self._in_thread(call)
+        except BinanceAPIException as e:
+            if e.code in passthrough:
+                raise
+            if e.code != CLOCK or not signed:
+                raise self._typed(e, action, placing) from None
+        except Exception as e:  # transport errors, and anything else python-binance may raise
+            raise self._typed(e, action, placing) from None
+        # -1021: refused for its timestamp, so it did nothing. Re-read the clock and send it once more.
+        log.info("Binance refused a timestamp while %s: re-reading the server's clock", action)
+        await self._sync_clock()
+        try:
+            return await self._in_thread(call)
+        except BinanceAPIException as e:
+            if e.code in passthrough:
+                raise
+            raise self._typed(e, action, placing) from None
+        except Exception as e:
+            raise self._typed(e, action, placing) from None
+
+    async def _sync_clock(self) -> None:
+        futures = self.futures
+
+        def work(client: Client) -> int:
+            server = client.futures_time() if futures else client.get_server_time()
+            # Against the time the answer arrived: our timestamps can then lag the server's clock (allowed,
+            # within recvWindow) but never run ahead of it (refused beyond 1000 ms).
+            offset = int(server["serverTime"]) - int(time.time() * 1000)
+            client.timestamp_offset = offset
+            return offset
+
+        offset = await self._request("reading the server time", work, signed=False)
+        log.debug("Binance clock offset %+d ms", offset)
+
+    # --- VenueAdapter: connection and rules ---------------------------------------------------------
+
+    async def connect(self) -> None:
+        if self._client is None:
+            self._client = self._make_client()
+        await self._sync_clock()
+        await self.instruments()
+        # A signed read proves the key, its secret and its IP restriction now rather than at the first order.
+        if self.futures:
+            await self._dual_side()
+        else:
+            await self._spot_account()
+        self._connected_at = time.monotonic()
+
+    async def close(self) -> None:
+        client = self._client
+        if client is not None:
+            client.close_connection()
+
+    async def instruments(self) -> Mapping[str, Instrument]:
+        if self._instruments is None:
+            futures = self.futures
+            data = await self._request(
+                "reading the exchange rules",
+                lambda c: c.futures_exchange_info() if futures else c.get_exchange_info(),
+                signed=False,
+            )
+            instruments = parse_exchange_info(data, futures=futures)
+            if not futures:
+                self._asset_symbols = self._spot_position_symbols(instruments)
+            self._instruments = instruments
+        return self._instruments
+
+    def _spot_position_symbols(self, instruments: Mapping[str, Instrument]) -> dict[str, str]:
+        """Spot: which instrument a base currency's balance is the position of."""
+        quote = self.settings.quote_currency.upper()
+        owners = {i.base: i.symbol for i in instruments.values() if i.quote == quote}
+        claimed: dict[str, str] = {}
+        for symbol in self._override_symbols:
+            instrument = instruments.get(symbol)
+            if instrument is None:
+                continue  # the symbol mapper reports an override that names no instrument
+            if claimed.get(instrument.base, symbol) != symbol:
+                raise ConfigError(
+                    f"[mapping.overrides] map MT5 symbols to both {claimed[instrument.base]} and {symbol}. On Binance "
+                    f"Spot a position is the balance of its base currency ({instrument.base}), so only one "
+                    f"instrument per base currency can be copied. Keep one of the two overrides."
+                )
+            claimed[instrument.base] = symbol
+        owners.update(claimed)
+        owners.pop(quote, None)  # the quote currency is cash, never a position
+        return owners
+
+    def venue_symbol(self, base: str, quote: str) -> str:
+        return f"{base.upper()}{quote.upper()}"
+
+    async def server_time(self) -> datetime:
+        futures = self.futures
+        millis = await self._request(
+            "reading the server time",
+            lambda c: int((c.futures_time() if futures else c.get_server_time())["serverTime"]),
+            signed=False,
+        )
+        return datetime.fromtimestamp(millis / 1000, UTC)
+
+    async def reference_price(self, symbol: str) -> Decimal | None:
+        """The last traded price (ticker/price): a cheap request, close enough for the minimum-notional check."""
+        futures = self.futures
+        try:
+            data = await self._request(
+                f"reading the price of {symbol}",
+                lambda c: c.futures_symbol_ticker(symbol=symbol) if futures else c.get_symbol_ticker(symbol=symbol),
+                signed=False,
+            )
+        except VenueError as e:
+            # Without a price the order is sent and Binance itself enforces the minimum.
+            log.debug("no reference price for %s: %s", symbol, e)
+            return None
+        row = data[0] if isinstance(data, list) and data else data
+        price = dec(row.get("price")) if isinstance(row, Mapping) else ZERO
+        return price if price > 0 else None
+
+    # --- VenueAdapter: account and positions --------------------------------------------------------
+
+    async def _spot_account(self) -> Mapping[str, Any]:
+        data: Mapping[str, Any] = await self._request(
+            "reading the account", lambda c: c.get_account(omitZeroBalances="true")
+        )
+        if data.get("canTrade") is False:
+            raise AuthError(
+                "Binance says this Spot account cannot trade with this API key. In Binance → API Management tick "
+                "'Enable Spot & Margin Trading' for the key, and check the account has no trading restriction."
+            )
+        return data
+
+    @staticmethod
+    def _spot_balances(data: Mapping[str, Any]) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = {}
+        for row in data.get("balances", []):
+            total = dec(row.get("free")) + dec(row.get("locked"))
+            if total != 0:
+                out[str(row.get("asset"))] = Decimal(plain(total))  # without Binance's padding zeros
+        return out
+
+    async def _dual_side(self) -> bool:
+        data = await self._request("reading the Position Mode", lambda c: c.futures_get_position_mode())
+        value = data.get("dualSidePosition")
+        return value is True or str(value).lower() == "true"
+
+    async def account(self) -> AccountSummary:
+        if not self.futures:
+            data = await self._spot_account()
+            uid = data.get("uid")
+            account_id = f"Spot account {uid}" if uid else "Spot account"
+            return AccountSummary(account_id, PositionMode.SPOT, self._spot_balances(data))
+        mode = PositionMode.HEDGE if await self._dual_side() else PositionMode.ONE_WAY
+        rows = await self._request("reading the futures balance", lambda c: c.futures_account_balance())
+        balances = {str(r.get("asset")): rule(r.get("balance")) for r in rows if dec(r.get("balance")) != 0}
+        return AccountSummary("USDⓈ-M Futures account", mode, balances)
+
+    async def positions(self) -> list[VenuePosition]:
+        if not self.futures:
+            await self.instruments()
+            balances = self._spot_balances(await self._spot_account())
+            return [
+                VenuePosition(LegKey(self._asset_symbols[asset]), qty)
+                for asset, qty in sorted(balances.items())
+                if asset in self._asset_symbols
+            ]
+        rows = await self._request("reading the positions", lambda c: c.futures_position_information())
+        out = []
+        for row in rows:
+            amount = rule(row.get("positionAmt"))
+            if amount == 0:
+                continue
+            side = str(row.get("positionSide", "BOTH")).upper()
+            leg = {"LONG": Leg.LONG, "SHORT": Leg.SHORT}.get(side, Leg.NET)
+            out.append(VenuePosition(LegKey(str(row.get("symbol")), leg), amount if leg is Leg.NET else abs(amount)))
+        return out
+
+    def check_account_mode(self, margin_mode: MarginMode, position_mode: PositionMode) -> None:
+        if not self.futures:
+            super().check_account_mode(margin_mode, position_mode)
+            return
+        if position_mode is PositionMode.HEDGE and margin_mode is MarginMode.NETTING:
+            raise ConfigError(
+                "The MT5 account is a netting account but Binance USDⓈ-M Futures is in Hedge Mode. Switch Binance "
+                f"to One-way Mode, or copy a hedging MT5 account. {POSITION_MODE_HOWTO}"
+            )
+        if position_mode is PositionMode.ONE_WAY and margin_mode is MarginMode.HEDGING:
+            raise ConfigError(
+                "The MT5 account is a hedging account but Binance USDⓈ-M Futures is in One-way Mode. Switch Binance "
+                f"to Hedge Mode, or copy a netting MT5 account. {POSITION_MODE_HOWTO}"
+            )
+
+    async def check_warnings(self, traded_symbols: Iterable[str]) -> list[str]:
+        """Spot: balances the manual says the account should not hold (neither traded nor the quote)."""
+        if self.futures:
+            return []
+        instruments = await self.instruments()
+        traded = {instruments[s].base for s in traded_symbols if s in instruments}
+        quote = self.settings.quote_currency.upper()
+        warnings = []
+        for asset, total in sorted(self._spot_balances(await self._spot_account()).items()):
+            if asset in traded or asset == quote:
+                continue
+            symbol = self._asset_symbols.get(asset)
+            if symbol is not None:
+                warnings.append(
+                    f"{plain(total)} {asset} is neither a traded currency nor the quote currency {quote}. It counts "
+                    f"as a {symbol} position: with sync at startup on (mirror) it is sold, with it off (follow) it "
+                    f"is kept. Move it out of the Spot wallet (e.g. to Funding) to keep the copier away from it."
+                )
+            else:
+                warnings.append(
+                    f"{plain(total)} {asset} is neither a traded currency nor the quote currency {quote}; the copier "
+                    f"ignores it. The Spot account should hold only the traded currencies and {quote}."
+                )
+        return warnings
+
+    # --- VenueAdapter: orders -----------------------------------------------------------------------
+
+    async def submit(self, order: OrderRequest) -> OrderResult:
+        if not CLIENT_ID.match(order.client_id):
+            raise OrderRejected(
+                f"client order id '{order.client_id}' does not fit Binance's rules (1–36 of A-Z a-z 0-9 _ -)"
+            )
+        params: dict[str, str] = {
+            "symbol": order.symbol,
+            "side": order.side.value.upper(),
+            "type": "MARKET",
+            "quantity": plain(order.qty),
+            "newClientOrderId": order.client_id,
+            "newOrderRespType": "RESULT",
+        }
+        if self.futures:
+            if order.leg is not Leg.NET:
+                # Hedge mode: the position side says which leg; Binance refuses reduceOnly there (-1106).
+                params["positionSide"] = order.leg.value.upper()
+            elif order.reduce_only:
+                params["reduceOnly"] = "true"
+        elif order.leg is not Leg.NET:
+            raise OrderRejected(f"Binance Spot has no {order.leg.value} leg; order {order.client_id} not sent")
+        futures = self.futures
+        action = f"order {order.client_id}"
+        try:
+            data = await self._request(
+                action,
+                lambda c: c.futures_create_order(**params) if futures else c.create_order(**params),
+                placing=True,
+            )
+        except OutcomeUnknown:
+            self._unknown_since.setdefault(order.client_id, time.monotonic())
+            raise
+        return self._result(order.client_id, data)
+
+    async def lookup(self, symbol: str, client_id: str) -> OrderResult:
+        found = await self._query_order(symbol, client_id)
+        if found is None:
+            # Not visible yet may still mean in flight: only once its recvWindow has passed can Binance no
+            # longer accept it, and "absent" is proof.
+            since = self._unknown_since.get(client_id, self._connected_at)
+            wait = since + self.settings.recv_window_ms / 1000 + 1.0 - time.monotonic()
+            if wait > 0:
+                log.info("order %s not found at Binance yet; asking again in %.1f s", client_id, wait)
+                await asyncio.sleep(wait)
+                found = await self._query_order(symbol, client_id)
+        if found is None:
+            self._unknown_since.pop(client_id, None)
+            return OrderResult(client_id, OrderState.ABSENT)
+        self._unknown_since.pop(client_id, None)
+        return found
+
+    async def _query_order(self, symbol: str, client_id: str) -> OrderResult | None:
+        futures = self.futures
+        try:
+            data = await self._request(
+                f"looking up order {client_id}",
+                lambda c: (c.futures_get_order if futures else c.get_order)(symbol=symbol, origClientOrderId=client_id),
+                passthrough=frozenset({ORDER_NOT_FOUND}),
+            )
+        except BinanceAPIException:
+            return None  # -2013: Binance has no order with this client id
+        return self._result(client_id, data)
+
+    def _result(self, client_id: str, data: Mapping[str, Any]) -> OrderResult:
+        status = str(data.get("status", "")).upper()
+        filled = dec(data.get("executedQty"))
+        price = dec(data.get("avgPrice"))
+        if price == 0 and filled > 0:
+            price = dec(data.get("cummulativeQuoteQty")) / filled
+        avg = price if price > 0 else None
+        if status == "FILLED" or (status in FINISHED and filled > 0):
+            return OrderResult(client_id, OrderState.FILLED, filled, avg)
+        if status in FINISHED:
+            # Finished with nothing executed (e.g. a market order that expired for lack of liquidity): a new
+            # order with a new id is placed at the next look, rather than reusing this id.
+            return OrderResult(client_id, OrderState.REJECTED)
+        return OrderResult(client_id, OrderState.OPEN, filled, avg)

@@ -1,0 +1,99 @@
+"""exchangeInfo → Instrument: the trading rules a MARKET order must meet.
+
+Binance checks a MARKET order against LOT_SIZE and, when it is set, MARKET_LOT_SIZE, so the step is the
+coarser of the two and the minimum the larger. A minimum notional counts for MARKET orders only where
+Binance applies it to them: Spot's NOTIONAL / legacy MIN_NOTIONAL carry an apply-to-market flag, USDⓈ-M's
+MIN_NOTIONAL (field `notional`) always applies, except to reduce-only orders.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sidecar.model import Instrument
+
+ZERO = Decimal(0)
+
+
+def dec(value: object) -> Decimal:
+    """A Binance decimal string ("0.00001000") as a Decimal; anything unreadable counts as zero (= unset)."""
+    try:
+        return Decimal(str(value)) if value is not None else ZERO
+    except InvalidOperation:
+        return ZERO
+
+
+def rule(value: object) -> Decimal:
+    """A filter value without Binance's padding zeros ("0.00001000" → 0.00001), so it prints as written."""
+    return Decimal(plain(dec(value)))
+
+
+def plain(value: Decimal) -> str:
+    """0.00100000 → "0.001", 100 → "100": no exponent, no trailing zeros (Binance counts decimals)."""
+    if value == value.to_integral_value():
+        return f"{value.quantize(Decimal(1)):f}"
+    return f"{value.normalize():f}"
+
+
+def common_step(steps: Iterable[Decimal]) -> Decimal:
+    """The smallest step that is a multiple of every non-zero step (their least common multiple)."""
+    live = [s for s in steps if s > 0]
+    if not live:
+        return ZERO
+    scale = max(max(-s.as_tuple().exponent, 0) for s in live)  # type: ignore[operator]
+    ints = [int(s.scaleb(scale)) for s in live]
+    return Decimal(plain(Decimal(math.lcm(*ints)).scaleb(-scale)))
+
+
+def _filters(info: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {f.get("filterType", ""): f for f in info.get("filters", []) if isinstance(f, Mapping)}
+
+
+def market_min_notional(filters: Mapping[str, Mapping[str, Any]], *, futures: bool) -> Decimal:
+    if futures:
+        return dec(filters.get("MIN_NOTIONAL", {}).get("notional"))
+    minimum = ZERO
+    notional = filters.get("NOTIONAL")
+    if notional is not None and notional.get("applyMinToMarket", False):
+        minimum = max(minimum, dec(notional.get("minNotional")))
+    legacy = filters.get("MIN_NOTIONAL")
+    if legacy is not None and legacy.get("applyToMarket", False):
+        minimum = max(minimum, dec(legacy.get("minNotional")))
+    return minimum
+
+
+def parse_symbol(info: Mapping[str, Any], *, futures: bool) -> Instrument | None:
+    """One exchangeInfo symbol as an Instrument; None for a symbol that cannot take MARKET orders now."""
+    if info.get("status") != "TRADING":
+        return None
+    if not futures and info.get("isSpotTradingAllowed") is False:
+        return None
+    if "MARKET" not in info.get("orderTypes", ["MARKET"]):
+        return None
+    filters = _filters(info)
+    lot = filters.get("LOT_SIZE", {})
+    market_lot = filters.get("MARKET_LOT_SIZE", {})
+    step = common_step([dec(lot.get("stepSize")), dec(market_lot.get("stepSize"))])
+    min_qty = max(rule(lot.get("minQty")), rule(market_lot.get("minQty")))
+    return Instrument(
+        symbol=str(info["symbol"]),
+        base=str(info.get("baseAsset", "")),
+        quote=str(info.get("quoteAsset", "")),
+        lot_step=step,
+        min_qty=min_qty,
+        min_notional=Decimal(plain(market_min_notional(filters, futures=futures))),
+        tick=rule(filters.get("PRICE_FILTER", {}).get("tickSize")),
+    )
+
+
+def parse_exchange_info(data: Mapping[str, Any], *, futures: bool) -> dict[str, Instrument]:
+    out: dict[str, Instrument] = {}
+    for info in data.get("symbols", []):
+        if isinstance(info, Mapping) and "symbol" in info:
+            instrument = parse_symbol(info, futures=futures)
+            if instrument is not None:
+                out[instrument.symbol] = instrument
+    return out
