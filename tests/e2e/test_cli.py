@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import re
+import secrets
 from decimal import Decimal
 from pathlib import Path
 
