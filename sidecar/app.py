@@ -166,6 +166,7 @@ class Sidecar:
             except (AuthError, ConfigError) as e:
                 self._fatal = str(e)
                 log.error("Cannot use %s: %s", self.venue.name, e, extra={"critical": True, "code": "venue_config"})
+                await self._send_status()  # its detail carries the reason; an EA that connects later is told at hello
                 return
             except VenueError as e:
                 log.warning("%s unavailable: %s. Retrying in %.0f s.", self.venue.name, e, delay)

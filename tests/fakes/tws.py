@@ -347,7 +347,7 @@ class FakeTws:
         self._orders: list[FakeOrder] = []
         self._executions: list[FakeExecution] = []
         self._received: list[Received] = []
-        self._order_errors: deque[tuple[int, str]] = deque()
+        self._order_errors: deque[tuple[int, str, str | None]] = deque()
         self._held: list[FakeOrder] = []
         self._holding = False
         self._occupied: set[int] = set()
@@ -423,10 +423,11 @@ class FakeTws:
         contract = self.contract(local_symbol, sec_type)
         self._call(lambda: self._prices.__setitem__(contract.con_id, Decimal(price)))
 
-    def inject_order_error(self, code: int = 201, text: str | None = None) -> None:
-        """The next order is refused with this error (201 = rejected; others, e.g. 202, as a server-side cancel)."""
+    def inject_order_error(self, code: int = 201, text: str | None = None, *, local_symbol: str | None = None) -> None:
+        """The next order (for `local_symbol`, if given) is refused with this error: 201 is a rejection, others
+        (e.g. 202) a server-side cancel. Each call refuses one order."""
         message = text or (f"{MESSAGES[code]} simulated" if code in MESSAGES else f"simulated error {code}")
-        self._call(lambda: self._order_errors.append((code, message)))
+        self._call(lambda: self._order_errors.append((code, message, local_symbol)))
 
     def hold_fills(self) -> None:
         """Orders are accepted and stay working until `release_fills` (a fill that arrives late)."""
@@ -808,8 +809,10 @@ class FakeTws:
         )
         self._next_perm_id += 1
         self._orders.append(order)
-        if self._order_errors:
-            code, text = self._order_errors.popleft()
+        injected = next((e for e in self._order_errors if e[2] in (None, contract.local_symbol)), None)
+        if injected is not None:
+            self._order_errors.remove(injected)
+            code, text, _ = injected
             order.status, order.completed_status = "Cancelled", text
             order.completed_time = _now_ib()
             self._error(conn, order.order_id, code, text)

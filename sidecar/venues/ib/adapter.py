@@ -167,7 +167,8 @@ class IBVenue(VenueAdapter):
         )
         try:
             await asyncio.wait({connecting, failure}, return_when=asyncio.FIRST_COMPLETED)
-            if failure.done():
+            # ib_async also reports its own failures as API errors: its exception says more, so it wins.
+            if failure.done() and not connecting.done():
                 connecting.cancel()
                 with contextlib.suppress(BaseException):
                     await connecting
