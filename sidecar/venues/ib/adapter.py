@@ -71,6 +71,11 @@ def _dec(value: float | Decimal) -> Decimal:
     return Decimal(repr(value))
 
 
+def _plain(qty: Decimal) -> str:
+    """2000.0 → 2000, 0.50 → 0.5: quantities as a trader writes them."""
+    return format(qty.normalize(), "f")
+
+
 class _SdkLogs(logging.Handler):
     """ib_async logs to the root logger, whose last-resort handler would print to the sidecar's stderr.
     Its records go to the sidecar's log file instead, one level lower, and never to the EA: the adapter
@@ -194,6 +199,8 @@ class IBVenue(VenueAdapter):
             self._ib.client.apiError -= self._on_api_error
             if not failure.done():
                 failure.cancel()
+            elif not failure.cancelled():
+                failure.exception()  # read, so asyncio does not report it as never retrieved
         try:
             self.account_id = self._pick_account(self._ib.managedAccounts())
         except ConfigError:
@@ -298,8 +305,8 @@ class IBVenue(VenueAdapter):
             log.debug("TWS: %s (%d)", text, code)
         elif kind is Kind.CONNECTIVITY_LOST:
             if self._paused is None:
-                self._paused = f"TWS reports that it lost its connection to Interactive Brokers ({code}: {text})"
-                self._lost(f"{self._paused}. Trading is paused until TWS is reconnected")
+                self._paused = f"TWS lost its connection to Interactive Brokers (error {code}: {text.rstrip('.')})"
+                self._lost(self._paused)
         elif kind in (Kind.RESTORED_DATA_LOST, Kind.RESTORED_DATA_KEPT):
             if self._paused is not None:
                 self._paused = None
@@ -489,7 +496,7 @@ class IBVenue(VenueAdapter):
         log.warning(
             "%s holds %s %s %s (%s), but this profile copies %s contracts: that position is left alone.",
             self.account_id,
-            f"{qty:f}",
+            _plain(qty),
             contract.secType,
             contract.localSymbol or venue_symbol_of(contract.symbol, contract.currency),
             f"conId {contract.conId}",
@@ -554,7 +561,7 @@ class IBVenue(VenueAdapter):
             ib_order.orderId,
             order.client_id,
             ib_order.action,
-            f"{order.qty:f}",
+            _plain(order.qty),
             spec.venue_symbol,
             extra=FILE_ONLY,
         )

@@ -129,7 +129,10 @@ async def session(home: Path, tws: FakeTws, text: str, margin_mode: str = "netti
         if client is not None:
             await client.close("test finished")
         sidecar.stop()
-        assert "Traceback" not in sidecar.output()
+        stderr = sidecar.output()
+        print(stderr)
+        assert "Traceback" not in stderr
+        assert "never retrieved" not in stderr
         assert tws.violations == []
 
 
