@@ -18,7 +18,7 @@ from bridge.messages import Account, AlertMsg, Position, Status
 from sidecar.demo import free_port
 from tests.conftest import write_profile
 from tests.e2e.test_cli import RunningSidecar, token_file
-from tests.fakes.tws import PLACE_ORDER, REQ_ALL_OPEN_ORDERS, FakeTws
+from tests.fakes.tws import PLACE_ORDER, REQ_ALL_OPEN_ORDERS, REQ_EXECUTIONS, FakeTws
 
 pytestmark = pytest.mark.slow
 
@@ -193,15 +193,24 @@ async def test_disconnect_reconnect_and_sync(csmc_home: Path, tws: FakeTws) -> N
     assert [(o.action, o.qty) for o in tws.orders] == [("BUY", 5000), ("BUY", 4000)]
 
 
+def looked_up_after_placing(tws: FakeTws) -> bool:
+    sequence = [r.msg_id for r in tws.received()]
+    if PLACE_ORDER not in sequence:
+        return False
+    after = sequence[sequence.index(PLACE_ORDER) :]
+    return REQ_ALL_OPEN_ORDERS in after and REQ_EXECUTIONS in after[after.index(REQ_ALL_OPEN_ORDERS) :]
+
+
 async def test_a_fill_after_the_order_timeout_is_executed_once(csmc_home: Path, tws: FakeTws) -> None:
     tws.hold_fills()
-    async with session(csmc_home, tws, profile(tws, order_timeout_s=1)) as s:
+    # The periodic sync reports the status once the engine has resolved the order (every second here).
+    async with session(csmc_home, tws, profile(tws, order_timeout_s=1, position_sync_period_s=1)) as s:
         await s.wait(lambda m: m.type == "request_snapshot", "request_snapshot")
         await s.snapshot(fx("EURUSD", "sell", "0.03"))
         await s.alert("outcome unknown")
 
-        # The copier asks TWS about the order (open orders) before doing anything else with EUR.USD ...
-        await tws.wait_for(lambda t: bool(t.received(REQ_ALL_OPEN_ORDERS)), WAIT, "lookup of the order")
+        # The copier looks the order up (open orders, completed orders, executions) and finds it working ...
+        await tws.wait_for(looked_up_after_placing, WAIT, "lookup of the order")
         tws.release_fills()  # ... and the fill arrives late
 
         await s.status(in_sync(EUR_USD=-3000), "in sync after the late fill")
