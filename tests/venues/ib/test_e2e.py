@@ -267,6 +267,7 @@ async def test_a_hedging_account_is_refused(csmc_home: Path, tws: FakeTws) -> No
 
         assert alert.critical
         assert "netting MT5 account" in alert.text
+        assert "one net position per contract" in alert.text  # not advice to switch IB to a hedge mode it lacks
         assert not status.copying
         assert "hedging account" in status.detail
 
