@@ -54,6 +54,7 @@ MESSAGES = {
     1100: "Connectivity between IB and Trader Workstation has been lost.",
     1101: "Connectivity between IB and Trader Workstation has been restored - data lost.",
     1102: "Connectivity between IB and Trader Workstation has been restored - data maintained.",
+    2110: "Connectivity between Trader Workstation and server is broken. It will be restored automatically.",
     2104: "Market data farm connection is OK:usfarm",
     2106: "HMDS data farm connection is OK:ushmds",
     2158: "Sec-def data farm connection is OK:secdefil",
@@ -459,6 +460,16 @@ class FakeTws:
 
     def connectivity_restored(self, *, data_lost: bool = False) -> None:
         self._call(lambda: self._broadcast_connectivity(1101 if data_lost else 1102))
+
+    def broadcast_error(self, code: int, text: str | None = None) -> None:
+        """Send every client an error message that concerns no request (id -1), e.g. 2110 or 2104."""
+
+        def send() -> None:
+            for conn in self._conns.values():
+                if conn.client_id is not None:
+                    self._error(conn, -1, code, text if text is not None else MESSAGES.get(code, f"message {code}"))
+
+        self._call(send)
 
     def occupy_client_id(self, client_id: int) -> None:
         """Another application holds this client id: a START_API with it gets error 326."""

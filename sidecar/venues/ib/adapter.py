@@ -131,7 +131,8 @@ class IBVenue(VenueAdapter):
         self.account_id = ""
         self._connected = False
         self._closing = False
-        self._paused: str | None = None
+        self._paused: str | None = None  # why trading is paused while the socket stays up
+        self._paused_by = 0  # the TWS code that paused it
         self._connect_failure: asyncio.Future[None] | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
         self._query_lock = asyncio.Lock()
@@ -206,7 +207,7 @@ class IBVenue(VenueAdapter):
         except ConfigError:
             self._hang_up()
             raise
-        self._paused = None
+        self._paused, self._paused_by = None, 0
         self._unresolvable.clear()
         self._connected = True
 
@@ -303,13 +304,19 @@ class IBVenue(VenueAdapter):
         kind = classify(code)
         if kind is Kind.INFO:
             log.debug("TWS: %s (%d)", text, code)
+            if self._paused_by == 2110:
+                # TWS announces no 1101/1102 after a broken server link (2110); its farms reporting "OK"
+                # again is the sign that it is back.
+                self._paused, self._paused_by = None, 0
+                self._restored()
         elif kind is Kind.CONNECTIVITY_LOST:
             if self._paused is None:
+                self._paused_by = code
                 self._paused = f"TWS lost its connection to Interactive Brokers (error {code}: {text.rstrip('.')})"
                 self._lost(self._paused)
         elif kind in (Kind.RESTORED_DATA_LOST, Kind.RESTORED_DATA_KEPT):
             if self._paused is not None:
-                self._paused = None
+                self._paused, self._paused_by = None, 0
                 log.info("TWS is connected to Interactive Brokers again (%d: %s)", code, text, extra=FILE_ONLY)
                 self._restored()
         elif kind is Kind.CLIENT_ID_IN_USE:

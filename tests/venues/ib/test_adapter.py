@@ -349,6 +349,24 @@ async def test_ib_connectivity_loss_pauses_trading_until_restored(tws: FakeTws, 
     assert (await venue.submit(buy("resumed1", GBPUSD, "1000"))).state is OrderState.FILLED
 
 
+async def test_a_broken_server_link_pauses_until_the_farms_are_back(tws: FakeTws, venue: IBVenue) -> None:
+    lost: list[str] = []
+    restored: list[bool] = []
+    venue.on_disconnect = lost.append
+    venue.on_reconnect = lambda: restored.append(True)
+    await venue.resolve({GBPUSD})
+
+    tws.broadcast_error(2110)
+    await eventually(lambda: bool(lost), what="2110 reported")
+    with pytest.raises(VenueUnavailable, match="2110"):
+        await venue.submit(buy("broken1", GBPUSD, "1000"))
+    tws.broadcast_error(2104)
+    await eventually(lambda: bool(restored), what="farm OK after 2110")
+
+    assert (await venue.submit(buy("mended1", GBPUSD, "1000"))).state is OrderState.FILLED
+    assert [o.order_ref for o in tws.orders] == ["mended1"]
+
+
 # --- error codes --------------------------------------------------------------------------------------
 
 

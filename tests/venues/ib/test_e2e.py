@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -109,13 +110,21 @@ def in_sync(**expected: int) -> Callable[[Status], bool]:
 
 
 @asynccontextmanager
-async def session(home: Path, tws: FakeTws, text: str, margin_mode: str = "netting") -> AsyncIterator[Session]:
+async def session(
+    home: Path,
+    tws: FakeTws,
+    text: str,
+    margin_mode: str = "netting",
+    before_hello: Callable[[RunningSidecar], Awaitable[None]] | None = None,
+) -> AsyncIterator[Session]:
     name = f"ib{next(_ids)}"
     write_profile(home, name, text)
     sidecar = RunningSidecar(home, name, free_port(), token_file(home, name), connector="ib")
     client: BridgeClient | None = None
     try:
         sidecar.wait_listening()
+        if before_hello is not None:
+            await before_hello(sidecar)
         client = BridgeClient(
             f"tcp://127.0.0.1:{sidecar.port}",
             sidecar.token,
@@ -244,9 +253,22 @@ async def test_a_rejection_is_reported_and_nothing_else_is_lost(csmc_home: Path,
     assert tws.position("EUR.USD", "CASH") == 5000
 
 
-async def test_client_id_in_use_is_told_clearly_and_not_retried(csmc_home: Path, tws: FakeTws) -> None:
+async def refused_already(sidecar: RunningSidecar) -> None:
+    """Hold the EA back until the sidecar has been refused, so the EA learns of it when it says hello."""
+    deadline = time.monotonic() + WAIT
+    while not any(line and "client id 1" in line for line in list(sidecar.stderr)):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the sidecar did not report the refused client id")
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("ea_connects", ["at once", "after the refusal"])
+async def test_client_id_in_use_is_told_clearly_and_not_retried(
+    csmc_home: Path, tws: FakeTws, ea_connects: str
+) -> None:
     tws.occupy_client_id(1)
-    async with session(csmc_home, tws, profile(tws)) as s:
+    wait = refused_already if ea_connects == "after the refusal" else None
+    async with session(csmc_home, tws, profile(tws), before_hello=wait) as s:
         alert = await s.alert("client id 1")
         status = await s.status(lambda st: True, "status")
 
