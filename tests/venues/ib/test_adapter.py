@@ -275,15 +275,18 @@ async def test_resends_stop_at_the_configured_number(tws: FakeTws, make_venue: C
     assert tws.executions == []
 
 
-async def test_a_fill_after_the_timeout_is_found_by_lookup(tws: FakeTws, venue: IBVenue) -> None:
+async def test_a_fill_after_the_timeout_is_found_by_lookup(tws: FakeTws, make_venue: Callable[..., IBVenue]) -> None:
+    venue = make_venue(order_timeout_s=1)
+    await venue.connect()
     await venue.resolve({GBPUSD})
     tws.hold_fills()
 
-    with pytest.raises(OutcomeUnknown, match="order timeout of 2 s"):
+    with pytest.raises(OutcomeUnknown, match="order timeout of 1 s"):
         await venue.submit(buy("late1", GBPUSD, "10000"))
     working = await venue.lookup(GBPUSD, "late1")
     tws.release_fills()
     done = await venue.lookup(GBPUSD, "late1")
+    await venue.close()
 
     assert working.state is OrderState.OPEN
     assert (done.state, done.filled_qty) == (OrderState.FILLED, 10000)

@@ -18,7 +18,7 @@ from bridge.codec import Message
 from bridge.messages import Account, AlertMsg, Position, Status
 from sidecar.demo import free_port
 from tests.conftest import write_profile
-from tests.e2e.test_cli import RunningSidecar, token_file
+from tests.e2e.test_cli import RunningSidecar, csmc, token_file
 from tests.fakes.tws import PLACE_ORDER, REQ_ALL_OPEN_ORDERS, REQ_EXECUTIONS, FakeTws
 
 pytestmark = pytest.mark.slow
@@ -53,9 +53,10 @@ class Session:
     """The EA's side of one session. Every message received is kept in `history`, so a wait can look at what
     arrived while the test was waiting for something else; `mark()` lets a wait ignore what came before."""
 
-    def __init__(self, client: BridgeClient, sidecar: RunningSidecar) -> None:
+    def __init__(self, client: BridgeClient, sidecar: RunningSidecar, profile: str) -> None:
         self.client = client
         self.sidecar = sidecar
+        self.profile = profile
         self.history: list[Message] = list(client.received)
 
     def mark(self) -> int:
@@ -133,7 +134,7 @@ async def session(
             account=Account(login=7001, server="Broker-Demo", currency="USD", margin_mode=margin_mode),  # type: ignore[arg-type]
         )
         await client.hello()
-        yield Session(client, sidecar)
+        yield Session(client, sidecar, name)
     finally:
         if client is not None:
             await client.close("test finished")
@@ -169,6 +170,15 @@ async def test_startup_sync_as_in_the_manual_then_periodic_repair(csmc_home: Pat
     assert tws.position("USD.JPY", other) == 5000
     assert [(o.action, o.qty) for o in tws.orders if o.contract.local_symbol == "GBP.USD"][-1] == ("BUY", 6000)
     assert all(o.contract.sec_type == sec_type for o in tws.orders)
+
+    # With the sidecar stopped, a dry run shows what a sync would do against the last MT5 table, placing nothing.
+    tws.set_position("GBP.USD", sec_type, 7000)
+    orders_before = len(tws.orders)
+    dry = csmc(csmc_home, "sync", "--dry-run", "--profile", s.profile)
+    assert dry.returncode == 0, dry.stderr
+    (line,) = [line for line in dry.stdout.splitlines() if line.strip().startswith("GBP.USD")]
+    assert "BUY 3000" in line
+    assert len(tws.orders) == orders_before
 
 
 async def test_disconnect_reconnect_and_sync(csmc_home: Path, tws: FakeTws) -> None:
