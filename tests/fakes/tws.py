@@ -475,6 +475,9 @@ class FakeTws:
         """Another application holds this client id: a START_API with it gets error 326."""
         self._call(lambda: self._occupied.add(client_id))
 
+    def free_client_id(self, client_id: int) -> None:
+        self._call(lambda: self._occupied.discard(client_id))
+
     async def wait_for(self, predicate: Callable[[FakeTws], bool], timeout: float, what: str = "condition") -> None:
         """Wait, with a deadline, until `predicate(self)` holds (for tests on an event loop)."""
         deadline = time.monotonic() + timeout

@@ -196,6 +196,8 @@ class IBVenue(VenueAdapter):
         except OSError as e:
             raise VenueUnavailable(f"cannot connect to {self.where}: {e.strerror or e}") from None
         finally:
+            if not connecting.done():
+                connecting.cancel()  # the caller gave up (e.g. the sidecar stops): stop connecting too
             self._connect_failure = None
             self._ib.client.apiError -= self._on_api_error
             if not failure.done():
@@ -204,7 +206,7 @@ class IBVenue(VenueAdapter):
                 failure.exception()  # read, so asyncio does not report it as never retrieved
         try:
             self.account_id = self._pick_account(self._ib.managedAccounts())
-        except ConfigError:
+        except (ConfigError, VenueError):
             self._hang_up()
             raise
         self._paused, self._paused_by = None, 0
@@ -273,13 +275,14 @@ class IBVenue(VenueAdapter):
                 return
             try:
                 await self._open()
-            except VenueError as e:
-                kind = type(e).__name__
-                if isinstance(e, ConfigError) and kind not in told:
+            except (ConfigError, VenueError) as e:
+                # Unreachable is expected while TWS restarts (file only); a refusal that needs the user (client
+                # id taken, account gone) is told once.
+                if isinstance(e, ConfigError) and str(e) not in told:
+                    told.add(str(e))
                     log.error("%s: %s Retrying every %d s.", self.name, e, interval, extra={"code": "ib_reconnect"})
                 else:
                     log.info("reconnect to %s failed: %s", self.where, e, extra=FILE_ONLY)
-                told.add(kind)
                 continue
             except Exception:
                 # A bug here must not leave the copier disconnected for good: log it and keep trying.

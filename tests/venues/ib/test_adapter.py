@@ -97,10 +97,13 @@ async def test_several_accounts_need_the_account_setting(tmp_path: Path) -> None
         with pytest.raises(ConfigError, match=r"several accounts \(DU111, DU222\).*\[ib\] account"):
             await several.connect()
 
+        # The refused session is closed; TWS frees the client id once it sees the socket go.
+        await tws.wait_for(lambda t: t.connected_clients() == [], 5, "client id 1 released")
         wrong = IBVenue(settings_for(tws, account="DU999"), cache_path=tmp_path / "c.json")
         with pytest.raises(ConfigError, match="DU999"):
             await wrong.connect()
 
+        await tws.wait_for(lambda t: t.connected_clients() == [], 5, "client id 1 released")
         chosen = IBVenue(settings_for(tws, account="DU222"), cache_path=tmp_path / "c.json")
         await chosen.connect()
         assert chosen.account_id == "DU222"
@@ -329,6 +332,25 @@ async def test_a_dropped_connection_is_reported_retried_and_restored(tws: FakeTw
     assert tws.handshakes >= 2
     assert (await venue.submit(buy("up1", GBPUSD, "1000"))).state is OrderState.FILLED
     assert [o.order_ref for o in tws.orders] == ["up1"]  # nothing was sent while disconnected
+
+
+async def test_a_client_id_taken_while_disconnected_is_told_once_and_retried(
+    tws: FakeTws, venue: IBVenue, caplog: pytest.LogCaptureFixture
+) -> None:
+    restored: list[bool] = []
+    venue.on_disconnect = lambda reason: None
+    venue.on_reconnect = lambda: restored.append(True)
+    tws.occupy_client_id(1)  # another application takes the id while TWS restarts
+
+    with caplog.at_level(logging.INFO, logger="csmc"):
+        tws.drop_connections()
+        await tws.wait_for(lambda t: t.handshakes >= 3, 10, "two refused reconnections")
+        tws.free_client_id(1)
+        await eventually(lambda: bool(restored), what="reconnected")
+
+    told = [r for r in caplog.records if r.levelno == logging.ERROR and "refused client id 1" in r.getMessage()]
+    assert len(told) == 1
+    assert await venue.positions() == []
 
 
 async def test_ib_connectivity_loss_pauses_trading_until_restored(tws: FakeTws, venue: IBVenue) -> None:
