@@ -48,6 +48,11 @@ def make_venue(settings: Settings) -> VenueAdapter:
 
         overrides = [o.symbol for o in settings.mapping.overrides.values()]
         return BinanceVenue(settings.binance, position_symbols=overrides)
+    if settings.connector == "ib":
+        # Imported here: ib_async (and numpy under it) is loaded only by profiles that use it.
+        from sidecar.venues.ib import IBVenue
+
+        return IBVenue(settings.ib)
     raise ConfigError(
         f"The {settings.connector} connector is not part of this version yet; see the README's connector table. "
         f"Use connector 'paper' to try the copier."
@@ -122,6 +127,7 @@ class Sidecar:
             self.bind()
         logging.getLogger("csmc").addHandler(self._mirror)
         self.venue.on_reconnect = self._on_venue_reconnect
+        self.venue.on_disconnect = self._on_venue_disconnect
         serving = asyncio.create_task(self.server.serve())
         self._spawn(self._connect_venue())
         self._spawn(self._periodic_sync())
@@ -167,10 +173,12 @@ class Sidecar:
         while not self._stop.is_set():
             try:
                 await self.venue.connect()
-                instruments = dict(await self.venue.instruments())
+                # Not copied: a venue that resolves instruments lazily adds to this mapping later.
+                instruments = await self.venue.instruments()
             except (AuthError, ConfigError) as e:
                 self._fatal = str(e)
                 log.error("Cannot use %s: %s", self.venue.name, e, extra={"critical": True, "code": "venue_config"})
+                await self._send_status()  # its detail carries the reason; an EA that connects later is told at hello
                 return
             except VenueError as e:
                 log.warning("%s unavailable: %s. Retrying in %.0f s.", self.venue.name, e, delay)
@@ -219,9 +227,19 @@ class Sidecar:
                 log.info("no EA connected for %d s: exiting", limit)
                 self.stop()
 
+    def _on_venue_disconnect(self, reason: str) -> None:
+        if self.engine is None:
+            return  # still connecting for the first time: _connect_venue reports and retries
+        self.venue_connected = False
+        log.warning(
+            "%s: %s. Nothing is traded until it is back.", self.venue.name, reason, extra={"code": "venue_lost"}
+        )
+        self._spawn(self._send_status())
+
     def _on_venue_reconnect(self) -> None:
         log.warning("%s connection restored: syncing positions", self.venue.name)
         if self.engine is not None:
+            self.venue_connected = True
             engine = self.engine
             self._spawn(self._sync_and_report(engine, "after reconnect"))
 
@@ -255,6 +273,8 @@ class Sidecar:
         )
         if self.engine is not None:
             self._spawn(self._start_engine(session))
+        elif self._fatal is not None:
+            self._spawn(self._tell_fatal(session))
         mode = self.engine.mode.value if self.engine else copy_mode(self.settings).value
         return Welcome(
             version=PROTOCOL_VERSION,
@@ -266,6 +286,13 @@ class Sidecar:
             max_frame=self.server.max_frame,
         )
 
+    async def _tell_fatal(self, session: Session) -> None:
+        # The venue failed for good before this EA connected: the EA would otherwise never hear why.
+        text = REDACT(f"Cannot use {self.venue.name}: {self._fatal}")
+        body = AlertMsg(level="error", text=text, critical=True, code="venue_config")
+        await self.server.send(session.sid, "alert", body)
+        await self._send_status()
+
     async def on_snapshot(self, session: Session, seq: int, body: Snapshot) -> bool:
         if self.engine is None or self.active is None or session.sid != self.active.sid:
             return False
@@ -273,6 +300,15 @@ class Sidecar:
         positions = [p for p in body.positions if passes(p.magic, allowed)]
         if len(positions) != len(body.positions):
             log.warning("%d position(s) outside the magic filter were ignored", len(body.positions) - len(positions))
+        try:
+            await self.engine.prepare(positions)
+        except VenueError as e:
+            log.warning(
+                "%s cannot look up the instruments of this MT5 table now (%s); it is applied when the venue answers.",
+                self.venue.name,
+                e,
+            )
+            return False
         applied = self.engine.accept_snapshot(session.sid, seq, positions)
         if applied:
             self._kick()

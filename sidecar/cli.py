@@ -174,7 +174,7 @@ async def _check(args: argparse.Namespace, settings: Settings, profile_file: Pat
     venue = make_venue(settings)
     await venue.connect()
     try:
-        instruments = dict(await venue.instruments())
+        instruments = await venue.instruments()
         summary = await venue.account()
         before = datetime.now(UTC)
         server = await venue.server_time()
@@ -193,6 +193,9 @@ async def _check(args: argparse.Namespace, settings: Settings, profile_file: Pat
         shown = []
         for text in args.symbol:
             name, base, profit = _parse_symbol_arg(text)
+            candidate = mapper.venue_symbol_for(name, base, profit)
+            if candidate is not None and candidate not in instruments:
+                await venue.resolve({candidate})  # venues that look instruments up one by one (IB)
             try:
                 mapped = mapper.map(name, base, profit)
             except UnknownSymbol as e:
@@ -261,7 +264,7 @@ async def _dry_run(args: argparse.Namespace, settings: Settings) -> int:
         venue = make_venue(settings)
         await venue.connect()
         try:
-            mapper = make_mapper(settings, venue, dict(await venue.instruments()))
+            mapper = make_mapper(settings, venue, await venue.instruments())
             engine = SyncEngine(venue, journal, mapper, mode=copy_mode(settings))
             positions = [Position.model_validate(p) for p in snapshot.positions]
             plans = await engine.preview(copy_key, MarginMode(snapshot.margin_mode), positions)

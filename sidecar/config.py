@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from bridge.codec import describe_validation
@@ -102,17 +102,33 @@ class IBSettings(VenueSection):
     sync_at_startup: bool = True
     """Interactive Brokers always syncs at startup."""
     host: str = "127.0.0.1"
+    """Address of TWS or IB Gateway."""
     port: int = Field(default=7497, ge=1, le=65535)
-    client_id: int = 1
+    """API socket port: TWS 7497 paper / 7496 live, IB Gateway 4002 paper / 4001 live."""
+    client_id: int = Field(default=1, ge=0)
+    """API client id; unique among the applications connected to the same TWS."""
     account: str = ""
     """Empty = the only managed account."""
     exchange: str = "SMART"
+    """Exchange of CFD contracts (forex CASH pairs always trade on IDEALPRO)."""
     security_type: Literal["CFD", "CASH"] = "CFD"
+    """Contracts to copy to; positions of the other type are left alone."""
     max_order_resubmit_tries: int = Field(default=3, ge=0)
+    """Resends of an order that TWS ended with a server-side error, once it is proven unfilled."""
     order_timeout_s: int = Field(default=30, ge=1)
+    """Seconds to wait for a fill before the order's outcome is looked up."""
     reconnection_interval_s: int = Field(default=300, ge=1)
+    """Seconds between reconnection attempts after the connection to TWS is lost."""
     reset_cache: bool = False
+    """Clear the cache of resolved contracts at start."""
     mt_profit_currency: str = ""
+
+    @field_validator("sync_at_startup")
+    @classmethod
+    def _always_mirror(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("Interactive Brokers always syncs at startup; remove sync_at_startup from [ib]")
+        return value
 
 
 class PaperSettings(VenueSection):

@@ -263,6 +263,17 @@ class SyncEngine:
         self._alert(AlertLevel.ERROR, f"Not copying: {reason}", "refused", critical=True)
         return False
 
+    async def prepare(self, positions: Iterable[Position]) -> None:
+        """Have a venue that resolves instruments lazily look up the ones this MT5 table names and it does not
+        list yet, so that `accept_snapshot` can map them. Raises VenueError when the venue cannot answer now."""
+        missing = set()
+        for p in positions:
+            symbol = self.mapper.venue_symbol_for(p.symbol, p.base_currency, p.profit_currency)
+            if symbol is not None and symbol not in self.instruments:
+                missing.add(symbol)
+        if missing:
+            await self.venue.resolve(missing)
+
     def accept_snapshot(self, session_id: str, seq: int, positions: list[Position]) -> bool:
         """Take a new MT5 table as the target. False for a stale or foreign one, which is ignored."""
         if session_id != self.session_id or seq <= self.last_seq or self.refused is not None:
@@ -310,6 +321,7 @@ class SyncEngine:
     async def preview(self, copy_key: str, margin_mode: MarginMode, positions: list[Position]) -> list[Plan]:
         """The orders a sync would place now (csmc sync --dry-run). Reads the venue; sends and writes nothing."""
         self.copy_key, self.margin_mode = copy_key, margin_mode
+        await self.prepare(positions)
         summary = await self.venue.account()
         self.position_mode = summary.position_mode
         self.venue.check_account_mode(margin_mode, summary.position_mode)

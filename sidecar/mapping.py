@@ -80,6 +80,16 @@ class SymbolMapper:
             return self._quote_currency
         return profit
 
+    def venue_symbol_for(self, mt5_symbol: str, base_currency: str, profit_currency: str) -> str | None:
+        """The venue symbol `map` looks up for this MT5 symbol, or None when it cannot name one."""
+        root = self.root(mt5_symbol)
+        override = self._overrides.get(mt5_symbol) or self._overrides.get(root)
+        if override is not None:
+            return override.symbol
+        base = base_currency.upper()
+        quote = self.quote_for(profit_currency)
+        return self._venue_symbol(base, quote) if base and base != quote else None
+
     def map(self, mt5_symbol: str, base_currency: str, profit_currency: str) -> MappedSymbol:
         root = self.root(mt5_symbol)
         override = self._overrides.get(mt5_symbol) or self._overrides.get(root)

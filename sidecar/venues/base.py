@@ -9,7 +9,7 @@ Blocking SDKs run in threads inside the adapter; every method here is safe to aw
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
@@ -23,7 +23,10 @@ class VenueAdapter(ABC):
     nets_hedging_accounts: bool = True
 
     def __init__(self) -> None:
+        #: Called after the venue connection came back (and on recovery from a venue-side outage): sync now.
         self.on_reconnect: Callable[[], None] | None = None
+        #: Called with the reason when an established venue connection is lost; `on_reconnect` follows.
+        self.on_disconnect: Callable[[str], None] | None = None
 
     @abstractmethod
     async def connect(self) -> None:
@@ -39,6 +42,14 @@ class VenueAdapter(ABC):
     @abstractmethod
     def venue_symbol(self, base: str, quote: str) -> str:
         """The venue's name for the pair base/quote, e.g. BTC, USDT → BTCUSDT."""
+
+    async def resolve(self, symbols: Collection[str]) -> None:
+        """Look up venue symbols that `instruments()` does not list yet and add those the venue has.
+
+        For venues that cannot list every instrument up front (Interactive Brokers resolves contracts one by
+        one). Symbols the venue does not have are left out; raise VenueUnavailable when it cannot answer now.
+        """
+        return None
 
     @abstractmethod
     async def account(self) -> AccountSummary: ...
