@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test test-ea lint bench clean
 
 setup: $(STAMP)
 
@@ -14,14 +14,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
+# The real MQL5 EA, compiled by the test harness, in a scripted terminal copying to the Paper venue.
 demo: $(STAMP)
-	$(BIN)/csmc demo
+	$(BIN)/python -m tests.ea.demo
 
 # The suite's own output is scanned for the test profile's secrets after the run (tests/secret_scan.py).
 test: $(STAMP)
 	mkdir -p build
 	set -o pipefail; $(BIN)/python -m pytest $(PYTEST_ARGS) 2>&1 | tee build/test-output.txt
 	$(BIN)/python -m tests.secret_scan build/test-output.txt
+
+# Builds the EA from mql5/ with the C++ harness and runs its scenarios; `make test` runs them too.
+test-ea: $(STAMP)
+	$(BIN)/python -m pytest tests/ea
 
 lint: $(STAMP)
 	$(BIN)/ruff check bridge sidecar tests bench
