@@ -10,6 +10,8 @@ STAMP  := $(VENV)/.installed
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@command -v g++ >/dev/null || { echo "installing g++: the EA tests compile mql5/ with it"; \
+	  apt-get install -y -q g++ || sudo apt-get install -y -q g++; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
