@@ -1,5 +1,7 @@
 #include "json.h"
 
+#include "../shim/mql5_string.h"
+
 #include <cstdio>
 
 namespace json {
@@ -239,24 +241,6 @@ private:
         return value;
     }
 
-    static void append_utf8(std::string &out, unsigned code_point) {
-        if (code_point < 0x80) {
-            out.push_back(static_cast<char>(code_point));
-        } else if (code_point < 0x800) {
-            out.push_back(static_cast<char>(0xC0 | (code_point >> 6)));
-            out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
-        } else if (code_point < 0x10000) {
-            out.push_back(static_cast<char>(0xE0 | (code_point >> 12)));
-            out.push_back(static_cast<char>(0x80 | ((code_point >> 6) & 0x3F)));
-            out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
-        } else {
-            out.push_back(static_cast<char>(0xF0 | (code_point >> 18)));
-            out.push_back(static_cast<char>(0x80 | ((code_point >> 12) & 0x3F)));
-            out.push_back(static_cast<char>(0x80 | ((code_point >> 6) & 0x3F)));
-            out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
-        }
-    }
-
     std::string parse_string() {
         ++m_at;
         std::string out;
@@ -314,7 +298,7 @@ private:
                     } else if (code_point >= 0xDC00 && code_point <= 0xDFFF) {
                         fail("unpaired surrogate");
                     }
-                    append_utf8(out, code_point);
+                    mql_detail::append_utf8(out, static_cast<char32_t>(code_point));
                     break;
                 }
                 default:

@@ -19,6 +19,7 @@ inline constexpr bool is_char_pointer =
 std::u16string utf8_to_utf16(std::string_view bytes);
 std::string utf16_to_utf8(std::u16string_view text);
 std::u16string ascii_to_utf16(std::string_view text);
+void append_utf8(std::string &out, char32_t code_point);
 std::u16string number_text(long long value);
 std::u16string number_text(unsigned long long value);
 std::u16string number_text(double value);
