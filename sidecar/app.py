@@ -190,6 +190,7 @@ class Sidecar:
             return
         mapper = make_mapper(self.settings, self.venue, instruments)
         self.engine = SyncEngine(self.venue, self.journal, mapper, mode=copy_mode(self.settings), auto_retry=True)
+        self.engine.on_retried = self._send_status
         self.venue_connected = True
         log.info("connected to %s (%d instruments), %s mode", self.venue.name, len(instruments), self.engine.mode.value)
         if self.active is not None:

@@ -17,7 +17,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -214,6 +214,8 @@ class SyncEngine:
         self._retry_max = retry_max
         self._retry_delay = retry_base
         self._retry_task: asyncio.Task[None] | None = None
+        #: Called after a sync the engine started by itself, so its outcome reaches the EA.
+        self.on_retried: Callable[[], Awaitable[None]] | None = None
         self.books: dict[LegKey, LegBook] = {}
         self.session_id = ""
         self.copy_key = ""
@@ -348,7 +350,8 @@ class SyncEngine:
 
     async def sync(self, reason: str) -> None:
         """Re-read the venue and reconcile every leg (startup, after errors and reconnects, periodically)."""
-        log.info("position sync (%s)", reason)
+        # The periodic sync is routine (the EA's status shows its time): the log file only, not the chart.
+        log.info("position sync (%s)", reason, extra={"to_ea": reason != "periodic"})
         if not self.started:
             if self.session_id and self.refused is None:
                 await self.start(self.session_id, self.copy_key, self.margin_mode)
@@ -546,6 +549,8 @@ class SyncEngine:
         await self.sync("after error")
         if self.ready and not any(b.unresolved for b in self.books.values()):
             self._retry_delay = self._retry_base
+        if self.on_retried is not None:
+            await self.on_retried()
 
     def _alert(self, level: AlertLevel, text: str, code: str, *, critical: bool = False) -> None:
         severity = {"info": logging.INFO, "warning": logging.WARNING}.get(level, logging.ERROR)

@@ -23,7 +23,7 @@ from bridge.messages import Account, Ack, Error, Position, Status
 from sidecar.app import RunOptions, Sidecar
 from sidecar.config import BridgeSettings, PaperSettings, Settings
 from sidecar.model import LegKey
-from sidecar.venues.paper import PaperVenue
+from sidecar.venues.paper import Fault, PaperVenue
 
 ACCOUNT = Account(login=7001, server="Demo-Server", currency="USD", margin_mode="netting")
 
@@ -250,3 +250,23 @@ async def test_a_new_ea_session_replaces_the_old_one_which_is_told(running: Runn
     assert isinstance(told.body, Error) and told.body.code == "no_session" and "replaced" in told.body.text
     assert isinstance(refused.body, Error) and refused.body.code == "no_session"
     assert running.venue.holdings[LegKey("BTCUSD")] == Decimal("0.10")
+
+
+async def test_a_retry_after_a_venue_error_reports_its_outcome_to_the_ea(running: Running) -> None:
+    """The engine retries on its own; the EA must learn that copying recovered without sending anything new."""
+    running.venue.inject(Fault.UNAVAILABLE)
+    client = running.client()
+    try:
+        await client.hello()
+        seq = await client.snapshot([btc("0.25")])
+        await client.wait_for(lambda m: m.type == "ack" and isinstance(m.body, Ack) and m.body.seq == seq, 5)
+        first = await client.wait_for(lambda m: m.type == "status", 5)
+        assert isinstance(first.body, Status) and first.body.mismatches == 1
+        recovered = await client.wait_for(
+            lambda m: isinstance(m.body, Status) and m.body.copying and m.body.mismatches == 0, 10
+        )
+    finally:
+        await client.close()
+    assert isinstance(recovered.body, Status)
+    assert running.venue.holdings[LegKey("BTCUSD")] == Decimal("0.25")
+    assert client.seq == seq + 1  # the bye: nothing was sent between the snapshot and the recovery
