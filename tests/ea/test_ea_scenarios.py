@@ -274,6 +274,9 @@ def test_garbage_from_a_zmtp_peer_is_reported_and_the_session_goes_on(terminal: 
     ]
     seqs = [m.seq for m in messages]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    # heartbeats at the welcome's 1000 ms while nothing else is sent, and a bye when the EA is removed
+    assert [m.type for m in messages].count("heartbeat") >= 1
+    assert messages[-1].type == "bye"
 
 
 # --- the harness compiles exactly the files in mql5/ -------------------------------------------------
