@@ -80,43 +80,44 @@ class SymbolMapper:
             return self._quote_currency
         return profit
 
+    def _candidate(
+        self, mt5_symbol: str, base_currency: str, profit_currency: str
+    ) -> tuple[str, SymbolOverride | None, str | None]:
+        """The symbol's root, its override if any, and the venue symbol to look up (None: not a currency pair)."""
+        root = self.root(mt5_symbol)
+        override = self._overrides.get(mt5_symbol) or self._overrides.get(root)
+        if override is not None:
+            return root, override, override.symbol
+        base = base_currency.upper()
+        quote = self.quote_for(profit_currency)
+        return root, None, (self._venue_symbol(base, quote) if base and base != quote else None)
+
     def venue_symbol_for(self, mt5_symbol: str, base_currency: str, profit_currency: str) -> str | None:
         """The venue symbol `map` looks up for this MT5 symbol, or None when it cannot name one."""
-        root = self.root(mt5_symbol)
-        override = self._overrides.get(mt5_symbol) or self._overrides.get(root)
-        if override is not None:
-            return override.symbol
-        base = base_currency.upper()
-        quote = self.quote_for(profit_currency)
-        return self._venue_symbol(base, quote) if base and base != quote else None
+        return self._candidate(mt5_symbol, base_currency, profit_currency)[2]
 
     def map(self, mt5_symbol: str, base_currency: str, profit_currency: str) -> MappedSymbol:
-        root = self.root(mt5_symbol)
-        override = self._overrides.get(mt5_symbol) or self._overrides.get(root)
-        if override is not None:
-            instrument = self._instruments.get(override.symbol)
-            if instrument is None:
-                raise UnknownSymbol(
-                    f"The override for MT5 symbol {mt5_symbol} names venue symbol {override.symbol}, which the "
-                    f"venue does not list. Correct [mapping.overrides] in the profile."
-                )
-            return MappedSymbol(mt5_symbol, instrument, override.multiplier * self._multiplier)
-        base = base_currency.upper()
-        quote = self.quote_for(profit_currency)
-        if not base or base == quote:
+        root, override, candidate = self._candidate(mt5_symbol, base_currency, profit_currency)
+        if candidate is None:
             raise UnknownSymbol(
                 f"MT5 symbol {mt5_symbol} (base {base_currency or '?'}, profit {profit_currency or '?'}) is not a "
                 f"currency pair, so it cannot be mapped automatically. Add it to [mapping.overrides] in the "
                 f'profile, e.g. "{root}" = {{ symbol = "<venue symbol>" }}.'
             )
-        candidate = self._venue_symbol(base, quote)
         instrument = self._instruments.get(candidate)
+        if instrument is None and override is not None:
+            raise UnknownSymbol(
+                f"The override for MT5 symbol {mt5_symbol} names venue symbol {candidate}, which the "
+                f"venue does not list. Correct [mapping.overrides] in the profile."
+            )
         if instrument is None:
+            base, quote = base_currency.upper(), self.quote_for(profit_currency)
             raise UnknownSymbol(
                 f"MT5 symbol {mt5_symbol} maps to {candidate} ({base}/{quote}), which the venue does not list. "
                 f'Add an override to the profile: [mapping.overrides] "{root}" = {{ symbol = "<venue symbol>" }}.'
             )
-        return MappedSymbol(mt5_symbol, instrument, self._multiplier)
+        multiplier = override.multiplier * self._multiplier if override is not None else self._multiplier
+        return MappedSymbol(mt5_symbol, instrument, multiplier)
 
 
 def venue_quantity(lots: Decimal, contract_size: Decimal, mapped: MappedSymbol) -> Decimal:
