@@ -22,6 +22,11 @@ class SessionToken:
             raise ValueError("the bridge needs a session token")
         self._token = token.encode()
 
+    @property
+    def value(self) -> str:
+        """The current token, for the log redactor."""
+        return self._token.decode()
+
     def matches(self, candidate: str) -> bool:
         return hmac.compare_digest(candidate.encode(), self._token)
 
@@ -38,9 +43,10 @@ class TokenFile(SessionToken):
     def matches(self, candidate: str) -> bool:
         if super().matches(candidate):
             return True
-        if self._stat() == self._stamp:
+        stamp = self._stat()
+        if stamp == self._stamp:
             return False
-        self._stamp = self._stat()
+        self._stamp = stamp
         try:
             token = self._read()
         except (OSError, ValueError):

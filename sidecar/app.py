@@ -21,7 +21,7 @@ from bridge.codec import ProtocolError
 from bridge.magic import passes
 from bridge.messages import AlertMsg, Bye, InstrumentStatus, RequestSnapshot, Snapshot, Status, Welcome
 from bridge.server import BridgeServer, Session
-from bridge.token import SessionToken, TokenFile
+from bridge.token import SessionToken
 from sidecar import __version__
 from sidecar.config import Connector, Settings
 from sidecar.engine import CopyMode, SyncEngine
@@ -81,12 +81,11 @@ def make_mapper(settings: Settings, venue: VenueAdapter, instruments: Mapping[st
 @dataclass
 class RunOptions:
     profile: str
-    token: str
+    token: SessionToken
+    """The session token; a TokenFile when the EA handed it over in a file (a new EA instance may rewrite it)."""
     port: int
     journal_path: Path
     connector: Connector
-    token_file: Path | None = None
-    """Where the token came from; a new EA instance may write a new one there (bridge/token.py)."""
 
 
 class Sidecar:
@@ -95,12 +94,9 @@ class Sidecar:
         self.options = options
         self.venue = venue or make_venue(settings)
         self.journal = Journal(options.journal_path)
-        token: SessionToken = SessionToken(options.token)
-        if options.token_file is not None:
-            token = TokenFile(options.token_file, on_change=REDACT.add)
         self.server = BridgeServer(
             self,
-            token,
+            options.token,
             port=options.port,
             heartbeat_ms=settings.bridge.heartbeat_ms,
             timeout_ms=settings.bridge.timeout_ms,
@@ -115,7 +111,7 @@ class Sidecar:
         self._stop = asyncio.Event()
         self._last_contact = time.monotonic()
         self._mirror = EaMirrorHandler(self._mirror_to_ea)
-        REDACT.add(options.token, *settings.secret_values())
+        REDACT.add(options.token.value, *settings.secret_values())
 
     # --- running ----------------------------------------------------------------------------------
 

@@ -115,21 +115,21 @@ def _settings(args: argparse.Namespace) -> tuple[Settings, Path]:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.token import TokenFile
     from sidecar.app import RunOptions, Sidecar
 
     try:
-        token = args.token_file.read_text(encoding="utf-8").strip()
+        token = TokenFile(args.token_file, on_change=REDACT.add)
     except OSError as e:
         raise CsmcError(
             f"Cannot read the token file {args.token_file}: {e.strerror}. The EA writes it when it "
             f"starts the sidecar; when starting by hand, pass the file the EA's chart names."
         ) from None
-    if not token:
-        raise CsmcError(f"The token file {args.token_file} is empty.")
+    except ValueError:
+        raise CsmcError(f"The token file {args.token_file} is empty.") from None
     options = RunOptions(
         profile=args.profile,
         token=token,
-        token_file=args.token_file,
         port=args.port,
         journal_path=args.journal or paths.journal_path(args.profile),
         connector=settings.connector,

@@ -20,6 +20,7 @@ import zmq.asyncio
 from bridge.client import BridgeClient, BridgeRefused
 from bridge.codec import MAX_FRAME, Message, decode
 from bridge.messages import Account, Ack, Error, Position, Status
+from bridge.token import SessionToken
 from sidecar.app import RunOptions, Sidecar
 from sidecar.config import BridgeSettings, PaperSettings, Settings
 from sidecar.model import LegKey
@@ -54,7 +55,8 @@ async def running(tmp_path: Path, session_token: str, csmc_home: Path) -> AsyncI
         paper=PaperSettings(position_sync_period_s=0),
     )
     venue = PaperVenue()
-    app = Sidecar(settings, RunOptions("test", session_token, 0, tmp_path / "journal.sqlite3", "paper"), venue=venue)
+    options = RunOptions("test", SessionToken(session_token), 0, tmp_path / "journal.sqlite3", "paper")
+    app = Sidecar(settings, options, venue=venue)
     port = app.bind()
     task = asyncio.create_task(app.run())
     try:
