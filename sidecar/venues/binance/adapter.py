@@ -90,6 +90,10 @@ def endpoint_url(endpoint: str, api_url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
+class _ClockRefused(Exception):
+    """Binance refused a request for its timestamp (-1021): nothing was done, and it may be sent again."""
+
+
 def redact_url(url: str | None) -> str:
     return REDACT(_SIGNATURE.sub(lambda m: m.group(1) + MASK, url or ""))
 
@@ -201,34 +205,36 @@ class BinanceVenue(VenueAdapter):
         """One REST call with Binance's error rules. Codes in `passthrough` reach the caller untranslated."""
         self._check_gate(action)
         try:
-            return await self._in_thread(call)
-        except BinanceAPIException as e:
-            if e.code in passthrough:
-                raise
-            if e.code != CLOCK or not signed:
-                raise self._typed(e, action, placing) from None
-        except Exception as e:  # transport errors, and anything else python-binance may raise
-            raise self._typed(e, action, placing) from None
+            return await self._attempt(action, call, placing, passthrough, clock_retry=signed)
+        except _ClockRefused:
+            pass
         # -1021: refused for its timestamp, so it did nothing. Re-read the clock and send it once more.
         log.info("Binance refused a timestamp while %s: re-reading the server's clock", action)
         await self._sync_clock()
+        return await self._attempt(action, call, placing, passthrough, clock_retry=False)
+
+    async def _attempt(
+        self, action: str, call: Callable[[Client], T], placing: bool, passthrough: frozenset[int], clock_retry: bool
+    ) -> T:
         try:
             return await self._in_thread(call)
         except BinanceAPIException as e:
             if e.code in passthrough:
                 raise
+            if clock_retry and e.code == CLOCK:
+                raise _ClockRefused from None
             raise self._typed(e, action, placing) from None
-        except Exception as e:
+        except Exception as e:  # transport errors, and anything else python-binance may raise
             raise self._typed(e, action, placing) from None
+
+    def _server_millis(self, client: Client) -> int:
+        return int((client.futures_time() if self.futures else client.get_server_time())["serverTime"])
 
     async def _sync_clock(self) -> None:
-        futures = self.futures
-
         def work(client: Client) -> int:
-            server = client.futures_time() if futures else client.get_server_time()
             # Against the time the answer arrived: our timestamps can then lag the server's clock (allowed,
             # within recvWindow) but never run ahead of it (refused beyond 1000 ms).
-            offset = int(server["serverTime"]) - int(time.time() * 1000)
+            offset = self._server_millis(client) - int(time.time() * 1000)
             client.timestamp_offset = offset
             return offset
 
@@ -292,12 +298,7 @@ class BinanceVenue(VenueAdapter):
         return f"{base.upper()}{quote.upper()}"
 
     async def server_time(self) -> datetime:
-        futures = self.futures
-        millis = await self._request(
-            "reading the server time",
-            lambda c: int((c.futures_time() if futures else c.get_server_time())["serverTime"]),
-            signed=False,
-        )
+        millis = await self._request("reading the server time", self._server_millis, signed=False)
         return datetime.fromtimestamp(millis / 1000, UTC)
 
     async def reference_price(self, symbol: str) -> Decimal | None:
