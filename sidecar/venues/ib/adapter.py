@@ -368,19 +368,16 @@ class IBVenue(VenueAdapter):
     async def _contract_details(self, query: Contract) -> tuple[list[ContractDetails], str]:
         """Contract details, and TWS's reason when there are none. The request is made with its own id so the
         error TWS sends for it (e.g. 200, no security definition) can be told to the user."""
-        self._require_connection()
-        try:
-            req_id = self._ib.client.getReqId()
+        self._require_connection()  # before taking an id: ib_async raises ConnectionError without one
+        req_id = self._ib.client.getReqId()
+
+        def start() -> asyncio.Future[list[ContractDetails]]:
             # What IB.reqContractDetailsAsync does, with the request id kept (both are unannotated in ib_async).
             future: asyncio.Future[list[ContractDetails]] = self._ib.wrapper.startReq(req_id, query)  # type: ignore[no-untyped-call]
             self._ib.client.reqContractDetails(req_id, query)  # type: ignore[no-untyped-call]
-            details = await asyncio.wait_for(future, REQUEST_TIMEOUT_S)
-        except TimeoutError:
-            raise VenueUnavailable(
-                f"{self.where} did not answer a contract lookup within {REQUEST_TIMEOUT_S:.0f} s"
-            ) from None
-        except ConnectionError as e:
-            raise VenueUnavailable(f"the connection to {self.where} broke during a contract lookup ({e})") from None
+            return future
+
+        details = await self._request(start, "contract details")
         code, text = self._request_errors.pop(req_id, (0, ""))
         return list(details), (f"error {code}: {text}" if code else "no contract found")
 

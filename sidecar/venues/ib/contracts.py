@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -82,14 +82,8 @@ class ContractSpec:
         # Servers below version 164 send no size rules (ib_async leaves them at 0): IB forex and CFD
         # quantities are then whole units of the base currency or underlying.
         step = _decimal(details.sizeIncrement, ONE)
-        return cls(
-            venue_symbol=venue_symbol,
-            con_id=c.conId,
-            symbol=c.symbol,
-            sec_type=c.secType,
-            currency=c.currency,
-            exchange=trading_exchange(c.secType, exchange),
-            local_symbol=c.localSymbol,
+        return replace(
+            cls.from_position(venue_symbol, c, exchange),
             lot_step=step,
             min_qty=max(_decimal(details.minSize, step), step),
             tick=_decimal(details.minTick, Decimal(0)),
@@ -97,7 +91,8 @@ class ContractSpec:
 
     @classmethod
     def from_position(cls, venue_symbol: str, contract: Contract, exchange: str) -> ContractSpec:
-        """A held contract whose details could not be read: tradable by conId, with whole-unit rules."""
+        """A contract as a position names it, with whole-unit rules: tradable by conId when its details cannot
+        be read, and the base that `from_details` adds the contract's own rules to."""
         return cls(
             venue_symbol=venue_symbol,
             con_id=contract.conId,
