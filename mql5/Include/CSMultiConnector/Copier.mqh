@@ -150,7 +150,7 @@ private:
      }
    void              UpdateConnectionLine(void)
      {
-      if(IsStopped())
+      if(GaveUp())
          return;
       if(IsActive())
         {

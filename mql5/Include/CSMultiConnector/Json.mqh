@@ -54,7 +54,6 @@ private:
 
 public:
                      CJsonWriter(void) : m_depth(0), m_after_key(false) { m_text=""; }
-   void              Reset(void) { m_text=""; m_depth=0; m_after_key=false; }
    string            Text(void) const { return(m_text); }
 
    void              BeginObject(void) { Open("{"); }
@@ -386,7 +385,6 @@ public:
             return(child);
       return(-1);
      }
-   bool              Has(const int node,const string key) const { return(Member(node,key)>=0); }
    string            GetStr(const int node,const string key,const string fallback) const
      {
       int member=Member(node,key);

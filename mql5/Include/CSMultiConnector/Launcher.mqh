@@ -86,10 +86,9 @@ private:
    ulong             m_last_launch;    // GetTickCount64 of the last start; 0 = never
    ulong             m_launch_wait;    // how long to give it before starting another
    string            m_error;
-   int               m_launches;
 
 public:
-                     CSidecarLauncher(void) : m_last_launch(0), m_launch_wait(CSMC_LAUNCH_FIRST_MS), m_launches(0)
+                     CSidecarLauncher(void) : m_last_launch(0), m_launch_wait(CSMC_LAUNCH_FIRST_MS)
      {
       m_token="";
       m_token_file="";
@@ -118,7 +117,6 @@ public:
 
    string            Token(void) const { return(m_token); }
    string            LastError(void) const { return(m_error); }
-   int               Launches(void) const { return(m_launches); }
    string            TokenPath(void) const
      {
       return(TerminalInfoString(TERMINAL_DATA_PATH)+"\\MQL5\\Files\\"+m_token_file);
@@ -147,7 +145,6 @@ public:
       if(m_last_launch!=0)
          m_launch_wait=(ulong)MathMin(m_launch_wait*2,(ulong)CSMC_LAUNCH_MAX_MS);
       m_last_launch=GetTickCount64();
-      m_launches++;
       //--- SW_HIDE: the sidecar has no window of its own; it reports through the chart and its log file
       int result=ShellExecuteW(0,"open",m_settings.command,Parameters(),"",0);
       if(result>32)

@@ -25,11 +25,6 @@ int DecimalsOf(const double value)
    return(8);
   }
 
-string DecimalText(const double value,const int digits)
-  {
-   return(DoubleToString(value,digits));
-  }
-
 //+------------------------------------------------------------------+
 //| A deal that triggered a snapshot: a hint for the sidecar's log.  |
 //+------------------------------------------------------------------+
@@ -72,14 +67,14 @@ private:
       json.BeginObject();
       json.KeyStr("symbol",symbol);
       json.KeyStr("side",type==POSITION_TYPE_BUY ? "buy" : "sell");
-      json.KeyStr("volume",DecimalText(volume,digits));
+      json.KeyStr("volume",DoubleToString(volume,digits));
       json.KeyInt("position_id",position_id);
       json.KeyInt("magic",magic);
-      json.KeyStr("contract_size",DecimalText(contract_size,DecimalsOf(contract_size)));
+      json.KeyStr("contract_size",DoubleToString(contract_size,DecimalsOf(contract_size)));
       json.KeyStr("base_currency",base);
       json.KeyStr("profit_currency",profit);
-      json.KeyStr("volume_step",DecimalText(step,digits));
-      json.KeyStr("volume_min",DecimalText(minimum,MathMax(digits,DecimalsOf(minimum))));
+      json.KeyStr("volume_step",DoubleToString(step,digits));
+      json.KeyStr("volume_min",DoubleToString(minimum,MathMax(digits,DecimalsOf(minimum))));
       json.EndObject();
       return(true);
      }
@@ -124,7 +119,7 @@ public:
          json.KeyInt("position_id",deal.position_id);
          json.KeyStr("symbol",deal.symbol);
          json.KeyStr("entry",deal.entry);
-         json.KeyStr("volume",DecimalText(deal.volume,deal.volume_digits));
+         json.KeyStr("volume",DoubleToString(deal.volume,deal.volume_digits));
          json.KeyInt("magic",deal.magic);
          json.EndObject();
         }

@@ -35,7 +35,6 @@ private:
    bool              m_welcomed;
    bool              m_stopped;       // a problem only the user can solve: no more attempts
    ulong             m_opened_at;
-   ulong             m_hello_at;
    ulong             m_last_sent;
    ulong             m_last_received;
    ulong             m_next_attempt;
@@ -92,7 +91,7 @@ private:
          OnLinkDown(m_down_reason+" yet",false);
       ScheduleRetry(now);
      }
-   void              SendHello(const ulong now)
+   void              SendHello(void)
      {
       CJsonWriter body;
       body.BeginObject();
@@ -126,11 +125,7 @@ private:
       body.KeyInt("max_log_mb",m_settings.max_log_mb);
       body.EndObject();
       body.EndObject();
-      if(SendMessage("hello",body.Text()))
-        {
-         m_hello_sent=true;
-         m_hello_at=now;
-        }
+      m_hello_sent=SendMessage("hello",body.Text());
      }
    void              LinkLost(const string reason,const ulong now)
      {
@@ -266,7 +261,7 @@ protected:
 
 public:
                      CBridgeSession(void) : m_max_frame(262144), m_seq(0), m_hello_sent(false), m_welcomed(false),
-                     m_stopped(false), m_opened_at(0), m_hello_at(0), m_last_sent(0), m_last_received(0),
+                     m_stopped(false), m_opened_at(0), m_last_sent(0), m_last_received(0),
                      m_next_attempt(0), m_backoff(CSMC_BACKOFF_FIRST_MS), m_heartbeat_ms(CSMC_DEFAULT_HEARTBEAT_MS),
                      m_timeout_ms(CSMC_DEFAULT_TIMEOUT_MS)
      {
@@ -277,7 +272,7 @@ public:
    virtual          ~CBridgeSession(void) {}
 
    bool              IsActive(void) const { return(m_welcomed); }
-   bool              IsStopped(void) const { return(m_stopped); }
+   bool              GaveUp(void) const { return(m_stopped); }
    string            DownReason(void) const { return(m_down_reason); }
    long              SecondsToNextAttempt(void) const
      {
@@ -303,7 +298,7 @@ public:
          return;
         }
       if(m_link.IsReady() && !m_hello_sent)
-         SendHello(now);
+         SendHello();
       string messages[];
       int count=m_link.TakeInbox(messages);
       for(int i=0; i<count && m_link.IsOpen() && !m_stopped; i++)
@@ -311,7 +306,7 @@ public:
       if(!m_link.IsOpen() || m_stopped)
          return;
       if(m_link.IsReady() && !m_hello_sent)
-         SendHello(now);  // after a no_session reply
+         SendHello();  // after a no_session reply
       ulong silent=now-m_last_received;
       if(!m_welcomed)
         {

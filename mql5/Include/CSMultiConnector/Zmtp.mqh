@@ -267,7 +267,6 @@ public:
                      m_in_pos(0), m_skip(0), m_inbox_count(0), m_last_error(0), m_dropped(0), m_peer_closed(false) { m_error=""; }
                     ~CZmtpConnection(void) { Close(); }
 
-   ENUM_ZMTP_STATE   State(void) const { return(m_state); }
    bool              IsReady(void) const { return(m_state==ZMTP_READY); }
    bool              IsOpen(void) const { return(m_state!=ZMTP_CLOSED); }
    string            LastError(void) const { return(m_error); }
@@ -331,7 +330,6 @@ public:
       return(true);
      }
 
-   int               InboxCount(void) const { return(m_inbox_count); }
    //--- hands over the received messages, oldest first, and empties the inbox
    int               TakeInbox(string &messages[])
      {
