@@ -229,7 +229,8 @@ class FakeSidecar:
             sid = message["sid"]
             for junk in (b"not json at all", b"\xff\xfe\x00", b'{"type": 5}', b"[1,2,3]", b"{" * 5000,
                          json.dumps({"v": 1, "type": "status", "sid": "someone-else", "seq": 1, "body": {}}).encode(),
-                         json.dumps({"v": 1, "type": "surprise", "sid": sid, "seq": 2, "body": {}}).encode()):
+                         json.dumps({"v": 1, "type": "surprise", "sid": sid, "seq": 2, "body": {}}).encode(),
+                         b" " * (5 << 20)):  # larger than the EA keeps (PROTOCOL.md 2.6: log and drop)
                 self.sock.send_multipart([identity, junk])
             welcome = {"v": 1, "type": "welcome", "sid": sid, "seq": 3, "body": {
                 "version": 1, "sidecar_version": "test", "connector": "paper", "mode": "mirror",
@@ -249,7 +250,7 @@ def test_garbage_from_a_zmtp_peer_is_reported_and_the_session_goes_on(terminal: 
         scenario = quiet_scenario(inputs={"InpStartSidecar": "false", "InpMagicIds": "0,12345"})
         scenario["timeline"] = [
             {"do": "deal", "symbol": "EURUSD.m", "side": "buy", "volume": "0.10", "magic": 12345},
-            {"do": "wait", "seconds": 2.0},
+            {"do": "wait", "seconds": 3.5},  # the 5 MiB frame takes a few timer ticks to skip
         ]
         run = terminal.run(scenario)
     finally:
@@ -257,6 +258,7 @@ def test_garbage_from_a_zmtp_peer_is_reported_and_the_session_goes_on(terminal: 
 
     assert_healthy(run)
     assert "unreadable message from the sidecar was dropped" in run.everything()
+    assert "larger than 4 MiB were dropped" in run.everything()
     # What the EA sent passes the sidecar's own schema: the hello, and snapshots with the position.
     messages = [decode(frame, from_ea=True) for frame in fake.received]
     hello = messages[0].body

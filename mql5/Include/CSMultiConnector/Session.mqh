@@ -299,6 +299,10 @@ public:
         }
       if(m_link.IsReady() && !m_hello_sent)
          SendHello();
+      int dropped=m_link.TakeDropped();
+      if(dropped>0)
+         OnProtocolNote(IntegerToString(dropped)+" message(s) from the sidecar larger than "+
+                        IntegerToString(ZMTP_MAX_MESSAGE/1048576)+" MiB were dropped");
       string messages[];
       int count=m_link.TakeInbox(messages);
       for(int i=0; i<count && m_link.IsOpen() && !m_stopped; i++)

@@ -271,7 +271,13 @@ public:
    bool              IsOpen(void) const { return(m_state!=ZMTP_CLOSED); }
    string            LastError(void) const { return(m_error); }
    int               LastSocketError(void) const { return(m_last_error); }
-   int               DroppedMessages(void) const { return(m_dropped); }
+   //--- how many oversized messages were skipped since the last call
+   int               TakeDropped(void)
+     {
+      int dropped=m_dropped;
+      m_dropped=0;
+      return(dropped);
+     }
 
    //--- starts a connection; false with LastError()/LastSocketError() when it cannot be made
    bool              Open(const string host,const int port)
