@@ -354,19 +354,17 @@ bool SystemFunction036(A &buffer, uint length) {
     return mql_detail::fill_random(&AT::at(buffer, 0), length);
 }
 
-template <class D, class K, class R>
-    requires mql_detail::array_of_element<D, uchar> && mql_detail::array_of_element<K, uchar> &&
-             mql_detail::array_of_element<R, uchar>
-int CryptEncode(ENUM_CRYPT_METHOD method, const D &data, const K &key, R &result) {
-    using RT = mql_detail::array_of<R>;
-    std::vector<uchar> output;
-    if (!mql_detail::crypt_encode(method, mql_detail::bytes_of(data), mql_detail::bytes_of(key), output)) {
-        return 0;
-    }
+namespace mql_detail {
+
+// CryptEncode/CryptDecode semantics for the result array: a dynamic one is resized, a fixed one must be large
+// enough (else ERR_SMALL_ARRAY and 0); the number of bytes written is returned.
+template <class R>
+int store_crypt_result(const std::vector<uchar> &output, R &result) {
+    using RT = array_of<R>;
     if constexpr (RT::is_dynamic) {
         RT::resize(result, static_cast<int>(output.size()));
     } else if (static_cast<int>(output.size()) > RT::size(result)) {
-        mql_detail::set_last_error(ERR_SMALL_ARRAY);
+        set_last_error(ERR_SMALL_ARRAY);
         return 0;
     }
     for (std::size_t i = 0; i < output.size(); ++i) {
@@ -375,25 +373,28 @@ int CryptEncode(ENUM_CRYPT_METHOD method, const D &data, const K &key, R &result
     return static_cast<int>(output.size());
 }
 
+}  // namespace mql_detail
+
+template <class D, class K, class R>
+    requires mql_detail::array_of_element<D, uchar> && mql_detail::array_of_element<K, uchar> &&
+             mql_detail::array_of_element<R, uchar>
+int CryptEncode(ENUM_CRYPT_METHOD method, const D &data, const K &key, R &result) {
+    std::vector<uchar> output;
+    if (!mql_detail::crypt_encode(method, mql_detail::bytes_of(data), mql_detail::bytes_of(key), output)) {
+        return 0;
+    }
+    return mql_detail::store_crypt_result(output, result);
+}
+
 template <class D, class K, class R>
     requires mql_detail::array_of_element<D, uchar> && mql_detail::array_of_element<K, uchar> &&
              mql_detail::array_of_element<R, uchar>
 int CryptDecode(ENUM_CRYPT_METHOD method, const D &data, const K &key, R &result) {
-    using RT = mql_detail::array_of<R>;
     std::vector<uchar> output;
     if (!mql_detail::crypt_decode(method, mql_detail::bytes_of(data), mql_detail::bytes_of(key), output)) {
         return 0;
     }
-    if constexpr (RT::is_dynamic) {
-        RT::resize(result, static_cast<int>(output.size()));
-    } else if (static_cast<int>(output.size()) > RT::size(result)) {
-        mql_detail::set_last_error(ERR_SMALL_ARRAY);
-        return 0;
-    }
-    for (std::size_t i = 0; i < output.size(); ++i) {
-        RT::at(result, static_cast<int>(i)) = output[i];
-    }
-    return static_cast<int>(output.size());
+    return mql_detail::store_crypt_result(output, result);
 }
 
 template <class T>

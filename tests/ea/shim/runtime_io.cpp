@@ -72,6 +72,17 @@ struct OpenFile {
     char16_t delimiter = '\t';
 };
 
+// The object behind an MQL5 handle, or nullptr with the terminal's error for an unknown handle.
+template <class T>
+T *entry_of(std::map<int, T> &table, int handle, int unknown_handle_error) {
+    auto found = table.find(handle);
+    if (found == table.end()) {
+        set_last_error(unknown_handle_error);
+        return nullptr;
+    }
+    return &found->second;
+}
+
 std::map<int, OpenFile> g_files;
 int g_next_file = 1;
 constexpr std::size_t kMaxOpenFiles = 64;
@@ -104,14 +115,7 @@ std::optional<std::string> sandbox_path(const string &name, bool common) {
     return root + joined;
 }
 
-OpenFile *file_of(int handle) {
-    auto found = g_files.find(handle);
-    if (found == g_files.end()) {
-        set_last_error(ERR_INVALID_FILEHANDLE);
-        return nullptr;
-    }
-    return &found->second;
-}
+OpenFile *file_of(int handle) { return entry_of(g_files, handle, ERR_INVALID_FILEHANDLE); }
 
 bool write_all(int fd, const char *bytes, std::size_t count) {
     while (count > 0) {
@@ -176,14 +180,7 @@ constexpr uint kDefaultReadTimeoutMs = 120000;
 // not hang, so that case ends the run as a failure after this long.
 constexpr int kUnboundedSendLimitMs = 30000;
 
-SocketState *socket_of(int handle) {
-    auto found = g_sockets.find(handle);
-    if (found == g_sockets.end()) {
-        set_last_error(ERR_NETSOCKET_INVALIDHANDLE);
-        return nullptr;
-    }
-    return &found->second;
-}
+SocketState *socket_of(int handle) { return entry_of(g_sockets, handle, ERR_NETSOCKET_INVALIDHANDLE); }
 
 void drop_connection(SocketState &socket) {
     socket.connected = false;
