@@ -297,8 +297,6 @@ public:
          LinkLost(m_link.LastError(),now);
          return;
         }
-      if(m_link.IsReady() && !m_hello_sent)
-         SendHello();
       int dropped=m_link.TakeDropped();
       if(dropped>0)
          OnProtocolNote(IntegerToString(dropped)+" message(s) from the sidecar larger than "+
@@ -310,15 +308,14 @@ public:
       if(!m_link.IsOpen() || m_stopped)
          return;
       if(m_link.IsReady() && !m_hello_sent)
-         SendHello();  // after a no_session reply
-      ulong silent=now-m_last_received;
+         SendHello();  // the first on a new connection, or again after a no_session reply
       if(!m_welcomed)
         {
          if(now-m_opened_at>(ulong)m_timeout_ms)
             LinkLost("the sidecar did not answer within "+IntegerToString(m_timeout_ms/1000)+" s",now);
          return;
         }
-      if(silent>(ulong)m_timeout_ms)
+      if(now-m_last_received>(ulong)m_timeout_ms)
         {
          LinkLost("nothing heard from the sidecar for "+IntegerToString(m_timeout_ms/1000)+" s",now);
          return;
