@@ -117,6 +117,16 @@ std::optional<std::string> sandbox_path(const string &name, bool common) {
 
 OpenFile *file_of(int handle) { return entry_of(g_files, handle, ERR_INVALID_FILEHANDLE); }
 
+// A file opened for writing (or reading): nullptr with the terminal's error otherwise.
+OpenFile *file_for(int handle, bool writing) {
+    OpenFile *file = file_of(handle);
+    if (file != nullptr && !(writing ? file->writable : file->readable)) {
+        set_last_error(writing ? ERR_FILE_NOTTOWRITE : ERR_FILE_NOTTOREAD);
+        return nullptr;
+    }
+    return file;
+}
+
 bool write_all(int fd, const char *bytes, std::size_t count) {
     while (count > 0) {
         const ssize_t written = ::write(fd, bytes, count);
@@ -573,12 +583,8 @@ bool FileIsEnding(int handle) {
 }
 
 uint FileWriteString(int handle, const string &text, int length) {
-    OpenFile *file = file_of(handle);
+    OpenFile *file = file_for(handle, true);
     if (file == nullptr) {
-        return 0;
-    }
-    if (!file->writable) {
-        set_last_error(ERR_FILE_NOTTOWRITE);
         return 0;
     }
     std::u16string units = text.utf16();
@@ -594,12 +600,8 @@ uint FileWriteString(int handle, const string &text, int length) {
 }
 
 string FileReadString(int handle, int length) {
-    OpenFile *file = file_of(handle);
+    OpenFile *file = file_for(handle, false);
     if (file == nullptr) {
-        return string();
-    }
-    if (!file->readable) {
-        set_last_error(ERR_FILE_NOTTOREAD);
         return string();
     }
     std::u16string units;
@@ -638,12 +640,8 @@ string FileReadString(int handle, int length) {
 namespace mql_detail {
 
 uint file_write_bytes(int handle, const unsigned char *bytes, std::size_t count) {
-    OpenFile *file = file_of(handle);
+    OpenFile *file = file_for(handle, true);
     if (file == nullptr) {
-        return 0;
-    }
-    if (!file->writable) {
-        set_last_error(ERR_FILE_NOTTOWRITE);
         return 0;
     }
     if (!write_all(file->fd, reinterpret_cast<const char *>(bytes), count)) {
@@ -655,13 +653,9 @@ uint file_write_bytes(int handle, const unsigned char *bytes, std::size_t count)
 
 std::vector<uchar> file_read_bytes(int handle, std::size_t count, bool &ok) {
     std::vector<uchar> bytes;
-    OpenFile *file = file_of(handle);
+    OpenFile *file = file_for(handle, false);
     ok = false;
     if (file == nullptr) {
-        return bytes;
-    }
-    if (!file->readable) {
-        set_last_error(ERR_FILE_NOTTOREAD);
         return bytes;
     }
     unsigned char chunk[4096];
