@@ -56,6 +56,15 @@ class Instrument:
     min_notional: Decimal = Decimal(0)
     multiplier: Decimal = Decimal(1)
     tick: Decimal = Decimal(0)
+    #: The largest quantity one market order may carry (0: no limit). A larger change goes out in chunks,
+    #: each an order of its own with its own client id.
+    max_qty: Decimal = Decimal(0)
+    #: False while the venue lists the instrument but does not trade it (a halt, a break, a settlement): the
+    #: target is kept and nothing is sent until the venue's rules say it trades again.
+    trading: bool = True
+    #: The venue waives the minimum notional for orders that only reduce a position (Binance USDⓈ-M: "unless
+    #: you choose reduce only"), so a small position can always be closed.
+    reduce_only_waives_min_notional: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,9 @@ class OrderResult:
     state: OrderState
     filled_qty: Decimal = Decimal(0)
     avg_price: Decimal | None = None
+    #: Fees the venue reports for the fills, in `fee_asset` (None: the venue's answer does not say).
+    fee: Decimal | None = None
+    fee_asset: str = ""
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,27 @@ class VenueAdapter(ABC):
         """A recent price for the minimum-notional check; None when the venue gives none cheaply."""
         return None
 
+    async def reference_prices(self, symbols: Collection[str]) -> dict[str, Decimal]:
+        """Recent prices of `symbols` for the minimum-notional check, in as few requests as the venue allows.
+
+        Venues with an all-symbols ticker answer in one request; symbols without a price are left out. The
+        engine caches the answer and asks only when an order is about to be sent.
+        """
+        prices = {}
+        for symbol in symbols:
+            price = await self.reference_price(symbol)
+            if price is not None:
+                prices[symbol] = price
+        return prices
+
+    async def refresh_instruments(self) -> Mapping[str, Instrument]:
+        """Read the trading rules again: an instrument stopped or resumed trading, or its rules changed.
+
+        The engine calls this for an instrument that is not trading, at most every few minutes. The default
+        keeps the cached rules.
+        """
+        return await self.instruments()
+
     async def check_warnings(self, traded_symbols: Iterable[str]) -> list[str]:
         """Account set-up the user should fix though copying works (shown by `csmc check`)."""
         return []
