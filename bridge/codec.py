@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bridge import PROTOCOL_VERSION
-from bridge.messages import EA_TO_SIDECAR, SIDECAR_TO_EA, Body
+from bridge.messages import EA_TO_SIDECAR, SIDECAR_TO_EA, Body, JsonNumber
 
 MAX_FRAME = 256 * 1024
 _SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -65,18 +65,76 @@ def encode(message: Message) -> bytes:
     return json.dumps(envelope, default=_default, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def decode(frame: bytes, *, from_ea: bool = True, max_frame: int = MAX_FRAME) -> Message:
-    """Parse and validate one frame. Raises ProtocolError with the code to reply with."""
-    if len(frame) > max_frame:
-        raise ProtocolError("too_large", f"message of {len(frame)} bytes exceeds the limit of {max_frame} bytes")
+#: No field of the protocol holds more than 20 digits (2^64 - 1); a longer integer is not a number we read.
+MAX_INTEGER_DIGITS = 20
+MAX_SEQ = 2**63 - 1
+_LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+class _Unreadable(Exception):
+    """Raised from inside the JSON parser: the text is JSON but not JSON this protocol reads (§2.2)."""
+
+
+def _integer(text: str) -> int:
+    if len(text) > MAX_INTEGER_DIGITS and len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise _Unreadable(f"an integer of more than {MAX_INTEGER_DIGITS} digits")
+    return int(text)
+
+
+def _constant(name: str) -> object:
+    raise _Unreadable(f"{name} is not a JSON number")
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Unreadable("an object has the same member twice")
+    return out
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def parse_json(frame: bytes) -> Any:
+    """The frame as JSON the way §2.2 allows it, or ProtocolError `malformed`."""
     try:
         text = frame.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ProtocolError("malformed", f"message is not UTF-8 (byte {e.start})") from None
     try:
-        raw = json.loads(text, parse_float=Decimal)
+        raw = json.loads(
+            text, parse_float=JsonNumber, parse_int=_integer, parse_constant=_constant, object_pairs_hook=_object
+        )
     except json.JSONDecodeError as e:
         raise ProtocolError("malformed", f"message is not JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    except _Unreadable as e:
+        raise ProtocolError("malformed", f"message is not JSON this protocol reads: {e}") from None
+    except RecursionError:
+        raise ProtocolError("malformed", "message is not JSON this protocol reads: nested too deeply") from None
+    if _LONE_SURROGATE_ESCAPE.search(frame) and _has_lone_surrogate(raw):
+        raise ProtocolError("malformed", "message has a \\u escape of an unpaired surrogate, which is not Unicode")
+    return raw
+
+
+def decode(frame: bytes, *, from_ea: bool = True, max_frame: int = MAX_FRAME) -> Message:
+    """Parse and validate one frame. Raises ProtocolError with the code to reply with."""
+    if len(frame) > max_frame:
+        raise ProtocolError("too_large", f"message of {len(frame)} bytes exceeds the limit of {max_frame} bytes")
+    raw = parse_json(frame)
     if not isinstance(raw, dict):
         raise ProtocolError("malformed", "message must be a JSON object")
     kind = raw.get("type")
@@ -91,8 +149,15 @@ def decode(frame: bytes, *, from_ea: bool = True, max_frame: int = MAX_FRAME) ->
         raise ProtocolError(
             "invalid", "envelope field 'sid' must be 1-64 characters of A-Z a-z 0-9 _ -", ref_type, ref_seq
         )
-    if ref_seq is None or ref_seq < 0:
-        raise ProtocolError("invalid", "envelope field 'seq' must be a non-negative integer", ref_type, ref_seq)
+    if from_ea and sid == "none":
+        raise ProtocolError(
+            "invalid",
+            "envelope field 'sid' may not be 'none', which marks replies without a session",
+            ref_type,
+            ref_seq,
+        )
+    if ref_seq is None or not 0 <= ref_seq <= MAX_SEQ:
+        raise ProtocolError("invalid", "envelope field 'seq' must be an integer from 0 to 2^63-1", ref_type, ref_seq)
     models = EA_TO_SIDECAR if from_ea else SIDECAR_TO_EA
     model = models.get(ref_type)
     if model is None:

@@ -1,29 +1,102 @@
 """Bodies of every bridge message, one model per message type (PROTOCOL.md §4).
 
-Unknown fields are ignored so that a newer peer can add fields without a version bump; decimal quantities
-travel as JSON strings ("0.10") and are read as Decimal, never float.
+Types are strict, as §2 writes them: an integer is a JSON integer (not `1.0`, `"1"` or `true`), a boolean a
+JSON boolean, a string a JSON string. Unknown fields are ignored so that a newer peer can add fields without
+a version bump. Decimal quantities travel as JSON strings ("0.10") or numbers in plain notation and are read
+as exact Decimals, never through a float (§2.3).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_serializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_serializer,
+)
 
 Currency = Annotated[str, StringConstraints(min_length=1, max_length=16)]
 Text = Annotated[str, StringConstraints(max_length=4096)]
 
+UINT64_MAX = 2**64 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+Ticket = Annotated[int, Field(ge=0, le=UINT64_MAX)]
+Magic = Annotated[int, Field(ge=INT64_MIN, le=UINT64_MAX)]
+
+# §2.3: an optional minus, ASCII digits, optionally a point and more digits. Nothing else: no exponent, no
+# "+", no spaces, no "_" separators, no other scripts' digits.
+_PLAIN = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+_MAX_DECIMAL_TEXT = 64
+#: What a double carries, and so what an MT5 volume or contract size can mean (§2.3).
+MAX_SIGNIFICANT_DIGITS = 15
+MAX_LOTS = Decimal(10) ** 9
+
+
+@dataclass(frozen=True, slots=True)
+class JsonNumber:
+    """A JSON number literal with a fraction or an exponent, kept as written (the codec's `parse_float`).
+
+    It is neither an int nor a string, so a strict integer or string field refuses it; only a decimal field
+    reads it, and only in plain notation.
+    """
+
+    text: str
+
+
+def _plain_decimal(value: object) -> Decimal:
+    if isinstance(value, JsonNumber):
+        value = value.text
+    if isinstance(value, bool):
+        raise ValueError("a decimal must be a JSON string or number, not a boolean")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("a decimal must be a finite number")
+        return value
+    if not isinstance(value, str):
+        raise ValueError("a decimal must be a JSON string or number")
+    if len(value) > _MAX_DECIMAL_TEXT or not _PLAIN.fullmatch(value):
+        raise ValueError('a decimal must be written in plain notation, e.g. "0.10" (digits, optional - and .)')
+    try:
+        return Decimal(value)
+    except InvalidOperation:  # pragma: no cover - the pattern admits only what Decimal reads
+        raise ValueError("not a decimal") from None
+
+
+def _carried_by_a_double(value: Decimal) -> Decimal:
+    digits = len(value.normalize().as_tuple().digits) if value else 1
+    if digits > MAX_SIGNIFICANT_DIGITS:
+        raise ValueError(f"more than {MAX_SIGNIFICANT_DIGITS} significant digits, more than an MT5 double holds")
+    if abs(value) >= Decimal(10) ** MAX_SIGNIFICANT_DIGITS:
+        raise ValueError(f"beyond 10^{MAX_SIGNIFICANT_DIGITS}")
+    return value
+
+
+#: A decimal on the wire, exact (§2.3).
+WireDecimal = Annotated[Decimal, BeforeValidator(_plain_decimal)]
+#: A quantity from MT5: exact, and no more precise or larger than a double can mean.
+Quantity = Annotated[Decimal, BeforeValidator(_plain_decimal), AfterValidator(_carried_by_a_double)]
+
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
 # --- EA → sidecar --------------------------------------------------------------------------------
 
 
 class Account(Body):
-    login: int
+    login: Annotated[int, Field(ge=0, le=INT64_MAX)]
     server: Annotated[str, StringConstraints(max_length=128)]
     currency: Currency
     margin_mode: Literal["netting", "hedging"]
@@ -44,7 +117,7 @@ class Hello(Body):
     account: Account
     connector: Literal["ib", "binance", "kucoin", "kraken", "paper"]
     profile: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-    magic_filter: list[int] = Field(default_factory=list, max_length=256)
+    magic_filter: list[Magic] = Field(default_factory=list, max_length=256)
     stop_on_critical: bool = False
     logging: LoggingPrefs = LoggingPrefs()
 
@@ -56,23 +129,23 @@ class Hello(Body):
 class Position(Body):
     symbol: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     side: Literal["buy", "sell"]
-    volume: Decimal = Field(gt=0)
-    position_id: int
-    magic: int
-    contract_size: Decimal = Field(gt=0)
+    volume: Quantity = Field(gt=0, le=MAX_LOTS)
+    position_id: Ticket
+    magic: Magic
+    contract_size: Quantity = Field(gt=0)
     base_currency: Annotated[str, StringConstraints(max_length=16)]
     profit_currency: Annotated[str, StringConstraints(max_length=16)]
-    volume_step: Decimal = Field(gt=0)
-    volume_min: Decimal = Field(ge=0)
+    volume_step: Quantity = Field(gt=0, le=MAX_LOTS)
+    volume_min: Quantity = Field(ge=0, le=MAX_LOTS)
 
 
 class Deal(Body):
-    ticket: int
-    position_id: int
+    ticket: Ticket
+    position_id: Ticket
     symbol: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     entry: Literal["in", "out", "inout", "out_by"]
-    volume: Decimal = Field(ge=0)
-    magic: int
+    volume: Quantity = Field(ge=0, le=MAX_LOTS)
+    magic: Magic
 
 
 class Snapshot(Body):
@@ -106,15 +179,17 @@ class Welcome(Body):
 class Ack(Body):
     seq: int
     applied: bool
+    superseded_by: int | None = None
+    """The seq of a newer snapshot that arrived with this one and was applied instead (§5.2)."""
 
 
 class InstrumentStatus(Body):
     symbol: str
     leg: Literal["net", "long", "short"]
     mt5_symbols: list[str]
-    target: Decimal
-    venue: Decimal | None
-    mismatch: Decimal | None
+    target: WireDecimal
+    venue: WireDecimal | None
+    mismatch: WireDecimal | None
     note: str = ""
 
 

@@ -1,38 +1,51 @@
-"""The sidecar's end of the bridge: a ROUTER socket on 127.0.0.1, one session per EA (PROTOCOL.md §3, §5).
+"""The sidecar's end of the bridge: ZMTP on 127.0.0.1, one session per EA (PROTOCOL.md §3, §5).
 
 The server checks the token, versions, framing and schemas, answers every bad message with an `error`
 reply, keeps each session alive with heartbeats, and hands valid messages to a `SessionHandler`.
-Nothing a peer sends can stop it serving the other sessions.
+
+Who is served first: a connection that has shown the session token (the EA) is never held back. A
+connection that has not is a stranger: it may send only small messages, few of them are read ahead, all
+strangers together share a small budget of messages per second, and one that keeps sending refused
+messages, or says no valid hello in time, is disconnected (PROTOCOL.md §3.9). However many strangers there
+are, the EA's snapshots, heartbeats and orders go on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import zmq
-import zmq.asyncio
-
 from bridge import SUPPORTED_VERSIONS
 from bridge.codec import MAX_ERROR_TEXT, MAX_FRAME, Message, ProtocolError, clip, decode, encode
-from bridge.messages import Ack, Body, Bye, Error, Heartbeat, Hello, Snapshot, Welcome
+from bridge.messages import Ack, AlertMsg, Body, Bye, Error, Heartbeat, Hello, Snapshot, Welcome
 from bridge.token import SessionToken
+from bridge.zmtp import Incoming, Limits, Listener, Peer, listening_socket
 
 log = logging.getLogger("csmc.bridge")
+
+#: A hello is a few hundred bytes (a magic filter of 256 entries makes it about 6 KiB).
+STRANGER_MAX_MESSAGE = 16 * 1024
+STRANGER_LIMITS = Limits(max_message=STRANGER_MAX_MESSAGE, close_above=STRANGER_MAX_MESSAGE, max_queued=4)
+MAX_STRANGERS = 32
+STRANGER_RATE = 200.0  # messages per second, for all strangers together
+STRANGER_STRIKES = 5  # refused messages before a stranger is disconnected
+EA_WRITE_LIMIT = 32 * 1024 * 1024  # unread output held for the EA before its connection is given up
 
 
 @dataclass
 class Session:
     sid: str
-    identity: bytes
+    peer: Peer
     hello: Hello
     version: int
     last_seen: float = field(default_factory=time.monotonic)
     last_sent: float = field(default_factory=time.monotonic)
     out_seq: int = 0
+    refusals_told: set[str] = field(default_factory=set)
 
 
 class SessionHandler(Protocol):
@@ -51,6 +64,33 @@ class AddressInUse(Exception):
     pass
 
 
+class _Budget:
+    """A token bucket: what all strangers together may cost per second."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = burst
+        self._at = time.monotonic()
+
+    async def take(self) -> None:
+        while True:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+            self._at = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return
+            await asyncio.sleep((1 - self._tokens) / self.rate)
+
+
+@dataclass
+class _PeerState:
+    sid: str | None = None
+    strikes: int = 0
+    task: asyncio.Task[None] | None = None
+
+
 class BridgeServer:
     def __init__(
         self,
@@ -61,6 +101,9 @@ class BridgeServer:
         heartbeat_ms: int = 1000,
         timeout_ms: int = 10_000,
         max_frame: int = MAX_FRAME,
+        sock: socket.socket | None = None,
+        max_strangers: int = MAX_STRANGERS,
+        stranger_rate: float = STRANGER_RATE,
     ) -> None:
         self._handler = handler
         self._token = token if isinstance(token, SessionToken) else SessionToken(token)
@@ -69,11 +112,23 @@ class BridgeServer:
         self.timeout_ms = timeout_ms
         self.max_frame = max_frame
         self.sessions: dict[str, Session] = {}
-        self._by_identity: dict[bytes, str] = {}
-        self._ctx = zmq.asyncio.Context()
-        self._sock: zmq.asyncio.Socket | None = None
+        self._peers: dict[Peer, _PeerState] = {}
+        self._sock = sock
+        if sock is not None:
+            self.port = sock.getsockname()[1]
+        self._listener = Listener(
+            STRANGER_LIMITS,
+            on_connect=self._connected,
+            on_disconnect=self._disconnected,
+            evict_first=self._eviction_rank,
+            max_unproven=max_strangers,
+            handshake_timeout=min(5.0, timeout_ms / 1000),
+        )
+        self._budget = _Budget(stranger_rate, burst=max(stranger_rate / 10, 1.0))
+        self._ea_limits = Limits(max_message=max_frame, close_above=max_frame * 8, max_queued=1024)
         self._closed = asyncio.Event()
         self.errors_sent = 0
+        self.strangers_dropped = 0
 
     @property
     def bound(self) -> bool:
@@ -84,20 +139,12 @@ class BridgeServer:
         return f"tcp://127.0.0.1:{self.port}"
 
     def bind(self) -> int:
-        sock = self._ctx.socket(zmq.ROUTER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        # Past this size libzmq drops the peer; below it an oversized frame gets an error reply.
-        sock.setsockopt(zmq.MAXMSGSIZE, self.max_frame * 8)
-        try:
-            if self.port:
-                sock.bind(f"tcp://127.0.0.1:{self.port}")
-            else:
-                self.port = sock.bind_to_random_port("tcp://127.0.0.1")
-        except zmq.ZMQError as e:
-            sock.close(0)
-            raise AddressInUse(f"cannot listen on 127.0.0.1:{self.port}: {e.strerror}") from None
-        self._sock = sock
+        if self._sock is None:
+            try:
+                self._sock = listening_socket(self.port)
+            except OSError as e:
+                raise AddressInUse(f"cannot listen on 127.0.0.1:{self.port}: {e.strerror}") from None
+            self.port = self._sock.getsockname()[1]
         log.info("bridge listening on %s", self.endpoint)
         return self.port
 
@@ -105,18 +152,23 @@ class BridgeServer:
         """Serve until `close()`; bind first if not bound."""
         if self._sock is None:
             self.bind()
+        assert self._sock is not None
+        await self._listener.start(self._sock)
         beat = asyncio.create_task(self._heartbeat_loop())
         try:
-            await self._recv_loop()
+            await self._closed.wait()
         finally:
             beat.cancel()
 
     def close(self) -> None:
         self._closed.set()
+        self._listener.close()
+        for state in self._peers.values():
+            if state.task is not None:
+                state.task.cancel()
         if self._sock is not None:
-            self._sock.close(0)
+            self._sock.close()
             self._sock = None
-        self._ctx.term()
 
     # --- sending ----------------------------------------------------------------------------------
 
@@ -126,67 +178,177 @@ class BridgeServer:
             return False
         session.out_seq += 1
         session.last_sent = time.monotonic()
-        return await self._send_to(session.identity, Message(kind, sid, session.out_seq, body, session.version))
+        return session.peer.send(encode(Message(kind, sid, session.out_seq, body, session.version)))
 
-    async def _send_to(self, identity: bytes, message: Message) -> bool:
-        if self._sock is None:
-            return False
-        try:
-            await self._sock.send_multipart([identity, encode(message)], flags=zmq.DONTWAIT)
-        except zmq.ZMQError as e:
-            log.debug("cannot send %s: %s", message.type, e)
-            return False
-        return True
-
-    async def _reply_error(self, identity: bytes, err: ProtocolError) -> None:
+    def _reply_error(self, peer: Peer, err: ProtocolError) -> None:
         self.errors_sent += 1
-        sid = self._by_identity.get(identity, "none")
+        state = self._peers.get(peer)
+        sid = (state.sid if state else None) or "none"
         session = self.sessions.get(sid)
         seq = 0
-        if session is not None:
+        if session is not None and session.peer is peer:
             session.out_seq += 1
             seq = session.out_seq
-        log.warning("bridge: %s from peer %s: %s", err.code, identity.hex()[:8], err.text, extra={"to_ea": False})
+        else:
+            sid = "none"
+        log.warning("bridge: %s from peer %s: %s", err.code, peer.address, err.text, extra={"to_ea": False})
         body = Error(code=err.code, text=err.text, ref_type=err.ref_type, ref_seq=err.ref_seq)  # type: ignore[arg-type]
-        await self._send_to(identity, Message("error", sid, seq, body))
+        peer.send(encode(Message("error", sid, seq, body)))
+        if session is not None and sid != "none" and err.ref_type == "snapshot" and err.code == "invalid":
+            self._alert_refused_table(session, err.text)
+        if state is not None and not peer.proven:
+            state.strikes += 1
+            if state.strikes >= STRANGER_STRIKES:
+                self.strangers_dropped += 1
+                peer.close(f"{state.strikes} refused messages without a valid hello")
 
-    # --- receiving --------------------------------------------------------------------------------
+    def _alert_refused_table(self, session: Session, why: str) -> None:
+        # An error reply goes to the EA's log only; a table that cannot be taken stops copying its changes,
+        # which the trader must see. Once per reason: the EA resends its table every few seconds.
+        if why in session.refusals_told:
+            return
+        session.refusals_told.add(why)
+        text = (
+            f"The MT5 position table was refused ({why}). The sidecar keeps the last table it took, so changes "
+            f"in MT5 are not copied until the EA sends a table it can read."
+        )
+        self._send_now(session, "alert", AlertMsg(level="error", text=clip(text, 4096), code="table_refused"))
 
-    async def _recv_loop(self) -> None:
-        while not self._closed.is_set() and self._sock is not None:
+    # --- connections ------------------------------------------------------------------------------
+
+    def _connected(self, peer: Peer) -> None:
+        state = self._peers[peer] = _PeerState()
+        state.task = asyncio.get_running_loop().create_task(self._serve_peer(peer))
+        # A stranger has one timeout's time to show the token (the EA sends its hello at once).
+        asyncio.get_running_loop().call_later(self.timeout_ms / 1000, self._check_proven, peer)
+
+    def _eviction_rank(self, peer: Peer) -> tuple[object, ...]:
+        """Who goes first when there are too many strangers: one still in its ZMTP handshake, then the one
+        refused most often, then the oldest. A fresh connection that says a good hello at once (the EA) goes
+        last."""
+        state = self._peers.get(peer)
+        return (peer.handshaken, -(state.strikes if state else 0), peer.connected_at)
+
+    def _check_proven(self, peer: Peer) -> None:
+        if not peer.proven and not peer.closed:
+            self.strangers_dropped += 1
+            peer.close("no valid hello in time")
+
+    def _disconnected(self, peer: Peer) -> None:
+        state = self._peers.pop(peer, None)
+        if state is not None and state.task is not None and not state.task.done():
+            state.task.cancel()
+
+    async def _serve_peer(self, peer: Peer) -> None:
+        try:
+            while batch := await peer.take():
+                if not peer.proven:
+                    batch = await self._as_stranger(peer, batch)
+                if batch:
+                    await self._handle_batch(peer, batch)
+        except asyncio.CancelledError:
+            return
+        except Exception:
+            log.exception("bridge: the connection handler failed", extra={"to_ea": False})
+            peer.close("internal error")
+
+    async def _as_stranger(self, peer: Peer, batch: list[Incoming]) -> list[Incoming]:
+        """Handle a stranger's messages one by one, within the strangers' budget. What follows a hello that
+        proved the token is returned, to be handled as the EA's."""
+        for at, item in enumerate(batch):
+            await self._budget.take()
+            if peer.closed:
+                return []
+            await self._handle(peer, item)
+            if peer.proven:
+                return batch[at + 1 :]
+        return []
+
+    async def _handle(self, peer: Peer, item: Incoming) -> None:
+        try:
+            message = self._decode(item)
+            await self._dispatch(peer, message)
+        except ProtocolError as e:
+            self._reply_error(peer, e)
+        except Exception:
+            log.exception("bridge: internal error while handling a message", extra={"to_ea": False})
+            self._reply_error(peer, ProtocolError("internal", "the sidecar failed on this message"))
+
+    async def _handle_batch(self, peer: Peer, batch: list[Incoming]) -> None:
+        """The EA's messages as they queued up. Of several snapshots in a row only the newest is applied; the
+        others are acknowledged as superseded (the protocol is level-triggered: PROTOCOL.md §5.2)."""
+        decoded: list[Message | ProtocolError] = []
+        for item in batch:
             try:
-                frames = await self._sock.recv_multipart()
-            except (zmq.ContextTerminated, zmq.error.ZMQError, asyncio.CancelledError):
-                return
-            identity, payload = frames[0], frames[1:]
-            try:
-                await self._dispatch(identity, payload)
+                decoded.append(self._decode(item))
             except ProtocolError as e:
-                await self._reply_safely(identity, e)
+                decoded.append(e)
+        for at, message in enumerate(decoded):
+            if isinstance(message, ProtocolError):
+                self._reply_error(peer, message)
+                continue
+            newer = self._newer_snapshot(decoded, at)
+            try:
+                if newer is not None:
+                    self._supersede(peer, message, newer)
+                else:
+                    await self._dispatch(peer, message)
+            except ProtocolError as e:
+                self._reply_error(peer, e)
             except Exception:
                 log.exception("bridge: internal error while handling a message", extra={"to_ea": False})
-                await self._reply_safely(identity, ProtocolError("internal", "the sidecar failed on this message"))
+                self._reply_error(peer, ProtocolError("internal", "the sidecar failed on this message"))
 
-    async def _reply_safely(self, identity: bytes, error: ProtocolError) -> None:
-        # Nothing one peer sends may end the loop that serves every session.
-        try:
-            await self._reply_error(identity, error)
-        except Exception:
-            log.exception("bridge: cannot send an error reply", extra={"to_ea": False})
+    @staticmethod
+    def _newer_snapshot(decoded: list[Message | ProtocolError], at: int) -> int | None:
+        message = decoded[at]
+        assert isinstance(message, Message)
+        if not isinstance(message.body, Snapshot):
+            return None
+        newest: int | None = None
+        for later in decoded[at + 1 :]:
+            if not isinstance(later, Message) or later.sid != message.sid:
+                continue
+            if isinstance(later.body, Hello | Bye):
+                break  # the session may change in between: what follows is handled in its turn
+            if isinstance(later.body, Snapshot) and later.seq > (newest or message.seq):
+                newest = later.seq
+        return newest
 
-    async def _dispatch(self, identity: bytes, payload: list[bytes]) -> None:
-        if len(payload) == 2 and payload[0] == b"":
-            payload = payload[1:]  # a REQ-style empty delimiter is tolerated
-        if len(payload) != 1:
-            raise ProtocolError("multipart", f"expected one frame per message, got {len(payload)}")
-        message = decode(payload[0], from_ea=True, max_frame=self.max_frame)
-        if isinstance(message.body, Hello):
-            await self._on_hello(identity, message)
-            return
-        sid = self._by_identity.get(identity)
+    def _supersede(self, peer: Peer, message: Message, newer: int) -> None:
+        session = self._session_of(peer, message)
+        session.last_seen = time.monotonic()
+        self._send_now(session, "ack", Ack(seq=message.seq, applied=False, superseded_by=newer))
+
+    def _send_now(self, session: Session, kind: str, body: Body) -> None:
+        session.out_seq += 1
+        session.last_sent = time.monotonic()
+        session.peer.send(encode(Message(kind, session.sid, session.out_seq, body, session.version)))
+
+    def _decode(self, item: Incoming) -> Message:
+        if item.too_large:
+            raise ProtocolError(
+                "too_large", f"message of {item.too_large} bytes exceeds the limit of {self.max_frame} bytes"
+            )
+        frames = item.frames
+        if len(frames) == 2 and frames[0] == b"":
+            frames = frames[1:]  # a REQ-style empty delimiter is tolerated
+        if len(frames) != 1:
+            raise ProtocolError("multipart", f"expected one frame per message, got {len(frames)}")
+        return decode(frames[0], from_ea=True, max_frame=self.max_frame)
+
+    def _session_of(self, peer: Peer, message: Message) -> Session:
+        state = self._peers.get(peer)
         session = self.sessions.get(message.sid)
-        if sid is None or session is None or sid != message.sid or session.identity != identity:
+        if state is None or session is None or state.sid != message.sid or session.peer is not peer:
             raise ProtocolError("no_session", "send hello (with the session token) first", message.type, message.seq)
+        return session
+
+    async def _dispatch(self, peer: Peer, message: Message) -> None:
+        if isinstance(message.body, Hello):
+            await self._on_hello(peer, message)
+            return
+        session = self._session_of(peer, message)
         session.last_seen = time.monotonic()
         if isinstance(message.body, Snapshot):
             applied = await self._handler.on_snapshot(session, message.seq, message.body)
@@ -195,7 +357,7 @@ class BridgeServer:
             await self._handler.on_bye(session, message.body)
             self._forget(session)
 
-    async def _on_hello(self, identity: bytes, message: Message) -> None:
+    async def _on_hello(self, peer: Peer, message: Message) -> None:
         hello = message.body
         assert isinstance(hello, Hello)
         if not self._token.matches(hello.token.get_secret_value()):
@@ -208,14 +370,20 @@ class BridgeServer:
                 "hello",
                 message.seq,
             )
-        session = Session(message.sid, identity, hello, common[-1])
+        # The token is proven whatever the handler decides: the EA's limits from here on.
+        peer.prove(self._ea_limits, EA_WRITE_LIMIT)
+        session = Session(message.sid, peer, hello, common[-1])
         welcome = await self._handler.on_hello(session)  # may refuse: then nothing below changes
         previous = self.sessions.get(message.sid)
-        if previous is not None and previous.identity != identity:
-            self._by_identity.pop(previous.identity, None)
+        if previous is not None and previous.peer is not peer:
+            old = self._peers.get(previous.peer)
+            if old is not None and old.sid == message.sid:
+                old.sid = None
         welcome = welcome.model_copy(update={"version": session.version})
         self.sessions[message.sid] = session
-        self._by_identity[identity] = message.sid
+        state = self._peers.get(peer)
+        if state is not None:
+            state.sid = message.sid
         await self.send(message.sid, "welcome", welcome)
 
     async def drop(self, sid: str, reason: str) -> None:
@@ -227,8 +395,11 @@ class BridgeServer:
         self._forget(session)
 
     def _forget(self, session: Session) -> None:
-        self.sessions.pop(session.sid, None)
-        self._by_identity.pop(session.identity, None)
+        if self.sessions.get(session.sid) is session:
+            del self.sessions[session.sid]
+        state = self._peers.get(session.peer)
+        if state is not None and state.sid == session.sid:
+            state.sid = None
 
     async def _heartbeat_loop(self) -> None:
         interval = self.heartbeat_ms / 1000

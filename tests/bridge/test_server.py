@@ -1,4 +1,4 @@
-"""The sidecar's bridge over real ZeroMQ sockets on 127.0.0.1: a real Sidecar with the Paper venue.
+"""The sidecar's bridge over real ZMTP connections on 127.0.0.1: a real Sidecar with the Paper venue.
 
 A wrong or missing token never causes an order; every kind of bad input gets an error reply, and the
 sidecar keeps serving the sessions that behave.
@@ -7,97 +7,17 @@ sidecar keeps serving the sessions that behave.
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-import zmq
-import zmq.asyncio
 
-from bridge.client import BridgeClient, BridgeRefused
+from bridge.client import BridgeRefused
 from bridge.codec import MAX_FRAME, Message, decode
-from bridge.messages import Account, Ack, Error, Position, Status
-from bridge.token import SessionToken
-from sidecar.app import RunOptions, Sidecar
-from sidecar.config import BridgeSettings, PaperSettings, Settings
+from bridge.messages import Ack, AlertMsg, Error, Status
 from sidecar.model import LegKey
-from sidecar.venues.paper import Fault, PaperVenue
-
-ACCOUNT = Account(login=7001, server="Demo-Server", currency="USD", margin_mode="netting")
-
-
-def btc(volume: str, magic: int = 0) -> Position:
-    return Position(
-        symbol="BTCUSD", side="buy", volume=Decimal(volume), position_id=1, magic=magic,
-        contract_size=Decimal(1), base_currency="BTC", profit_currency="USD",
-        volume_step=Decimal("0.01"), volume_min=Decimal("0.01"),
-    )  # fmt: skip
-
-
-@dataclass
-class Running:
-    app: Sidecar
-    venue: PaperVenue
-    endpoint: str
-    token: str
-
-    def client(self, token: str | None = None, **kwargs: object) -> BridgeClient:
-        return BridgeClient(self.endpoint, self.token if token is None else token, account=ACCOUNT, **kwargs)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def running(tmp_path: Path, session_token: str, csmc_home: Path) -> AsyncIterator[Running]:
-    settings = Settings(
-        bridge=BridgeSettings(heartbeat_ms=200, timeout_ms=1500, orphan_exit_s=0),
-        paper=PaperSettings(position_sync_period_s=0),
-    )
-    venue = PaperVenue()
-    options = RunOptions("test", SessionToken(session_token), 0, tmp_path / "journal.sqlite3", "paper")
-    app = Sidecar(settings, options, venue=venue)
-    port = app.bind()
-    task = asyncio.create_task(app.run())
-    try:
-        yield Running(app, venue, f"tcp://127.0.0.1:{port}", session_token)
-    finally:
-        app.stop()
-        await asyncio.wait_for(task, 10)
-
-
-async def in_sync(client: BridgeClient, seq: int) -> Status:
-    await client.wait_for(lambda m: m.type == "ack" and isinstance(m.body, Ack) and m.body.seq == seq, 5)
-    while True:
-        message = await client.wait_for(lambda m: m.type == "status", 5)
-        assert isinstance(message.body, Status)
-        if message.body.copying and message.body.mismatches == 0:
-            return message.body
-
-
-class RawPeer:
-    """Something on the port that is not a well-behaved EA."""
-
-    def __init__(self, endpoint: str) -> None:
-        self.ctx = zmq.asyncio.Context()
-        self.sock = self.ctx.socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.connect(endpoint)
-
-    async def ask(self, *frames: bytes) -> Error:
-        await self.sock.send_multipart(list(frames))
-        assert await self.sock.poll(5000), "no reply to a bad message"
-        reply = decode(await self.sock.recv(), from_ea=False)
-        assert isinstance(reply.body, Error), reply
-        return reply.body
-
-    def close(self) -> None:
-        self.sock.close(0)
-        self.ctx.term()
-
-
-def envelope(kind: str, body: object, v: object = 1, sid: object = "rawpeer1", seq: object = 1) -> bytes:
-    return json.dumps({"v": v, "type": kind, "sid": sid, "seq": seq, "body": body}).encode()
+from sidecar.venues.paper import Fault
+from tests.bridge.conftest import RawPeer, Running, btc, envelope, hello_frame, in_sync
+from tests.bridge.rawzmtp import RawZmtp, frame
 
 
 async def test_a_good_session_copies_its_snapshot(running: Running) -> None:
@@ -135,7 +55,7 @@ BAD_INPUTS: list[tuple[str, list[bytes], str]] = [
     ("JSON but not an object", [b"[1,2,3]"], "malformed"),
     ("unknown type", [envelope("buy_everything", {})], "unknown_type"),
     ("huge type name", [envelope("x" * 50_000, {})], "unknown_type"),
-    ("huge version number", [envelope("heartbeat", {}, v=int("9" * 3000))], "unsupported_version"),
+    ("huge version number", [envelope("heartbeat", {}, v=int("9" * 3000))], "malformed"),
     ("oversized frame", [envelope("heartbeat", {"pad": "x" * (MAX_FRAME + 10)})], "too_large"),
     (
         "wrong protocol version",
@@ -146,21 +66,23 @@ BAD_INPUTS: list[tuple[str, list[bytes], str]] = [
     ("two frames", [envelope("heartbeat", {}), envelope("heartbeat", {})], "multipart"),
     ("sid with a newline", [envelope("heartbeat", {}, sid="abc\n")], "invalid"),
     ("negative seq", [envelope("heartbeat", {}, seq=-4)], "invalid"),
-    ("snapshot before hello", [envelope("snapshot", {"reason": "timer", "positions": []})], "no_session"),
+    ("snapshot of another session", [envelope("snapshot", {"reason": "timer", "positions": []})], "no_session"),
     ("invalid snapshot body", [envelope("snapshot", {"reason": "timer", "positions": [{"symbol": 5}]})], "invalid"),
 ]
 
 
-async def test_every_bad_input_gets_an_error_reply_and_other_sessions_keep_working(running: Running) -> None:
+async def test_every_bad_input_from_the_ea_gets_an_error_reply_and_its_session_goes_on(running: Running) -> None:
     good = running.client()
-    peer = RawPeer(running.endpoint)
     try:
         await good.hello()
         await in_sync(good, await good.snapshot([btc("0.10")]))
         codes = {}
         for name, frames, _ in BAD_INPUTS:
-            codes[name] = (await peer.ask(*frames)).code
-        # The sidecar still serves the session that behaves, and a newcomer.
+            await good.send_raw(*frames)
+            reply = await good.wait_for(lambda m: m.type == "error", 5)
+            assert isinstance(reply.body, Error)
+            codes[name] = reply.body.code
+        # The sidecar still serves the session, and a newcomer.
         await in_sync(good, await good.snapshot([btc("0.30")]))
         newcomer = running.client()
         try:
@@ -168,7 +90,6 @@ async def test_every_bad_input_gets_an_error_reply_and_other_sessions_keep_worki
         finally:
             await newcomer.close()
     finally:
-        peer.close()
         await good.close()
     assert codes == {name: code for name, _, code in BAD_INPUTS}
     assert welcome.version == 1
@@ -272,3 +193,58 @@ async def test_a_retry_after_a_venue_error_reports_its_outcome_to_the_ea(running
     assert isinstance(recovered.body, Status)
     assert running.venue.holdings[LegKey("BTCUSD")] == Decimal("0.25")
     assert client.seq == seq + 1  # the bye: nothing was sent between the snapshot and the recovery
+
+
+async def test_a_table_with_an_impossible_volume_is_refused_and_the_trader_is_told(running: Running) -> None:
+    client = running.client()
+    try:
+        await client.hello()
+        await in_sync(client, await client.snapshot([btc("0.10")]))
+        table = btc("0.10").model_dump(mode="json")
+        table["volume"] = "1e400"
+        client.seq += 1
+        await client.send_raw(
+            envelope("snapshot", {"reason": "deal", "positions": [table]}, sid=client.sid, seq=client.seq)
+        )
+        error = await client.wait_for(lambda m: m.type == "error", 5)
+        alert = await client.wait_for(lambda m: m.type == "alert" and isinstance(m.body, AlertMsg), 5)
+    finally:
+        await client.close()
+    assert isinstance(error.body, Error) and error.body.code == "invalid"
+    assert "positions.0.volume" in error.body.text
+    assert isinstance(alert.body, AlertMsg) and alert.body.code == "table_refused" and alert.body.level == "error"
+    assert "positions.0.volume" in alert.body.text
+    assert running.venue.holdings[LegKey("BTCUSD")] == Decimal("0.10")
+    assert running.venue.submits == 1
+
+
+async def test_snapshots_that_queued_up_together_are_superseded_by_the_newest_and_never_traded(
+    running: Running,
+) -> None:
+    peer = await RawZmtp.connect(running.app.server.port)
+    sid = "burst00000000001"
+    try:
+        await peer.send(hello_frame(running.token, sid=sid))
+        while decode(await peer.recv(), from_ea=False).type != "request_snapshot":
+            pass  # the engine is ready for this session from here on
+        burst = b"".join(
+            frame(
+                envelope("snapshot", {"reason": "deal", "positions": [btc(v).model_dump(mode="json")]}, sid=sid, seq=n)
+            )
+            for n, v in ((2, "0.30"), (3, "0.70"), (4, "0.05"))
+        )
+        await peer.send_bytes(burst)  # one write: the three arrive together
+        acks: list[Ack] = []
+        while len(acks) < 3:
+            message = decode(await peer.recv(), from_ea=False)
+            if isinstance(message.body, Ack):
+                acks.append(message.body)
+        while True:
+            message = decode(await peer.recv(), from_ea=False)
+            if isinstance(message.body, Status) and message.body.mismatches == 0 and message.body.instruments:
+                break
+    finally:
+        peer.close()
+    assert [(a.seq, a.applied, a.superseded_by) for a in acks] == [(2, False, 4), (3, False, 4), (4, True, None)]
+    assert running.venue.holdings[LegKey("BTCUSD")] == Decimal("0.05")
+    assert [e.qty_after for e in running.venue.executions] == [Decimal("0.05")]  # 0.30 and 0.70 never traded
