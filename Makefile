@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-ea lint bench clean
+.PHONY: setup demo test test-ea test-deep fuzz lint bench clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,15 @@ test: $(STAMP)
 # Builds the EA from mql5/ with the C++ harness and runs its scenarios; `make test` runs them too.
 test-ea: $(STAMP)
 	$(BIN)/python -m pytest tests/ea
+
+# Release checks: every property test with at least 10,000 examples per property (CSMC_HYPOTHESIS=deep), and
+# the bridge fuzzers with 100,000 (CSMC_HYPOTHESIS=fuzz). Both take long; neither has a per-test timeout.
+PROPERTY_TESTS := tests/unit/test_engine_properties.py tests/unit/test_mapping.py tests/bridge/test_fuzz.py
+test-deep: $(STAMP)
+	CSMC_HYPOTHESIS=deep $(BIN)/python -m pytest --timeout=0 $(PROPERTY_TESTS)
+
+fuzz: $(STAMP)
+	CSMC_HYPOTHESIS=fuzz $(BIN)/python -m pytest --timeout=0 tests/bridge/test_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check bridge sidecar tests bench

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import secrets
 import socket
 import subprocess
@@ -127,11 +128,28 @@ class ScriptedTerminal:
         return [p for p in self.positions.values() if passes(p.magic, magic_filter)]
 
 
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_FALLBACK_EPHEMERAL_START = 32768  # Linux's default; Windows and macOS start theirs at 49152
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A free port below the ephemeral range, where the kernel never picks the local end of an outgoing
+    connection: an EA retrying its connect to a port nobody listens on yet can otherwise be handed that very
+    port as its own local end (a TCP self-connection) and talk to itself."""
+    try:
+        start = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        start = _FALLBACK_EPHEMERAL_START
+    low = max(1024, start - 12000)
+    for _ in range(200):
+        port = random.randrange(low, start)  # noqa: S311 - a port number, not a secret
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port between {low} and {start}")
 
 
 def run_command(port: int, profile: str, token_file: Path, connector: str = "paper") -> list[str]:

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from hypothesis import HealthCheck, example, given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridge.messages import Position
@@ -29,6 +30,7 @@ from sidecar.journal import Journal
 from sidecar.mapping import SymbolMapper, SymbolOverride
 from sidecar.model import Instrument, Leg, LegKey, MarginMode, OrderRequest, OrderResult, PositionMode
 from sidecar.venues.paper import Execution, Fault, PaperVenue
+from tests.hypothesis_budget import examples
 
 ZERO = Decimal(0)
 INSTRUMENTS = (
@@ -175,16 +177,17 @@ OPS = st.one_of(
     st.tuples(st.just("release_held")),
 )
 
-SETUPS = st.sampled_from(
-    [
-        (PositionMode.ONE_WAY, "netting", CopyMode.MIRROR),
-        (PositionMode.ONE_WAY, "hedging", CopyMode.MIRROR),
-        (PositionMode.HEDGE, "hedging", CopyMode.MIRROR),
-        (PositionMode.SPOT, "netting", CopyMode.MIRROR),
-        (PositionMode.ONE_WAY, "netting", CopyMode.FOLLOW),
-        (PositionMode.HEDGE, "hedging", CopyMode.FOLLOW),
-    ]
-)
+SETUPS = [
+    (PositionMode.ONE_WAY, "netting", CopyMode.MIRROR),
+    (PositionMode.ONE_WAY, "hedging", CopyMode.MIRROR),
+    (PositionMode.HEDGE, "hedging", CopyMode.MIRROR),
+    (PositionMode.SPOT, "netting", CopyMode.MIRROR),
+    (PositionMode.ONE_WAY, "netting", CopyMode.FOLLOW),
+    (PositionMode.HEDGE, "hedging", CopyMode.FOLLOW),
+]
+# One test per set-up, each with its share of the examples: together at least the 1,000 the single test ran,
+# each far below the per-test timeout on two busy cores. `make test-deep` runs 10,000 per set-up.
+EXAMPLES_PER_SETUP = 200
 INITIAL = st.dictionaries(st.sampled_from(["EURUSD", "BTCUSD"]), st.integers(0, 3), max_size=2)
 
 
@@ -272,25 +275,38 @@ async def apply(world: World, op: tuple[object, ...]) -> None:
         world.held_back.clear()
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(setup=SETUPS, initial=INITIAL, ops=st.lists(OPS, max_size=30))
-# A snapshot that arrives after a newer one must not move the venue.
-@example(
-    setup=(PositionMode.ONE_WAY, "netting", CopyMode.MIRROR),
-    initial={},
-    ops=[
-        ("trade", "BTCUSD", "buy", 20, 0, 5, "hold"),
-        ("trade", "BTCUSD", "sell", 10, 0, 5, "deliver"),
-        ("release_held",),
-    ],
-)
-# Follow mode once forgot a leg that MT5 had closed completely: the venue kept it.
-@example(
-    setup=(PositionMode.HEDGE, "hedging", CopyMode.FOLLOW),
-    initial={},
-    ops=[("trade", "BTCUSD", "buy", 1, 0, 0, "deliver"), ("trade", "BTCUSD", "buy", 1, 0, 0, "deliver")],
-)
+@pytest.mark.parametrize("setup", SETUPS, ids=lambda s: f"{s[0].value}-{s[1]}-{s[2].value}")
+@settings(max_examples=examples(EXAMPLES_PER_SETUP), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(initial=INITIAL, ops=st.lists(OPS, max_size=30))
 def test_venue_converges_never_overshoots_and_never_repeats_a_client_id(
+    setup: tuple[PositionMode, str, CopyMode], initial: dict[str, int], ops: list[tuple[object, ...]]
+) -> None:
+    check_convergence(setup, initial, ops)
+
+
+# A snapshot that arrives after a newer one must not move the venue.
+def test_a_held_back_snapshot_does_not_move_the_venue() -> None:
+    check_convergence(
+        (PositionMode.ONE_WAY, "netting", CopyMode.MIRROR),
+        {},
+        [
+            ("trade", "BTCUSD", "buy", 20, 0, 5, "hold"),
+            ("trade", "BTCUSD", "sell", 10, 0, 5, "deliver"),
+            ("release_held",),
+        ],
+    )
+
+
+# Follow mode once forgot a leg that MT5 had closed completely: the venue kept it.
+def test_follow_mode_keeps_managing_a_leg_mt5_closed() -> None:
+    check_convergence(
+        (PositionMode.HEDGE, "hedging", CopyMode.FOLLOW),
+        {},
+        [("trade", "BTCUSD", "buy", 1, 0, 0, "deliver"), ("trade", "BTCUSD", "buy", 1, 0, 0, "deliver")],
+    )
+
+
+def check_convergence(
     setup: tuple[PositionMode, str, CopyMode], initial: dict[str, int], ops: list[tuple[object, ...]]
 ) -> None:
     world = asyncio.run(play(setup, initial, ops))

@@ -5,11 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sidecar.mapping import MappedSymbol, SymbolMapper, SymbolOverride, UnknownSymbol, round_toward_zero, venue_quantity
 from sidecar.model import Instrument
+from tests.hypothesis_budget import examples
 
 BTCUSDT = Instrument("BTCUSDT", "BTC", "USDT", Decimal("0.001"), Decimal("0.001"))
 EURUSD = Instrument("EUR.USD", "EUR", "USD", Decimal(1), Decimal(1))
@@ -81,6 +82,7 @@ def test_rounding_goes_toward_zero(qty: str, step: str, expected: str) -> None:
     assert round_toward_zero(Decimal(qty), Decimal(step)) == Decimal(expected)
 
 
+@settings(max_examples=examples(100))
 @given(
     st.decimals(min_value=-(10**6), max_value=10**6, places=6),
     st.sampled_from([Decimal("0.001"), Decimal("0.01"), Decimal("0.5"), Decimal(1), Decimal(1000)]),
