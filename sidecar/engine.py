@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -513,7 +514,8 @@ class SyncEngine:
             book.unresolved = None
             return True
         try:
-            result = await self.venue.lookup(record.request.symbol, record.request.client_id)
+            sent_at = datetime.fromtimestamp(record.created_at, UTC)
+            result = await self.venue.lookup(record.request.symbol, record.request.client_id, sent_at=sent_at)
         except VenueError as e:
             book.note = f"waiting to learn what became of order {cid}: {e}"
             return False

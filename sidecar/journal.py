@@ -52,6 +52,7 @@ class OrderRecord:
     filled_qty: Decimal
     attempts: int
     detail: str
+    created_at: float  # when the order was first recorded, just before it was first sent (Unix time)
 
 
 @dataclass(frozen=True)
@@ -173,16 +174,16 @@ class Journal:
 
     def order(self, client_id: str) -> OrderRecord | None:
         row = self._db.execute(
-            "SELECT client_id, session_id, symbol, leg, side, qty, reduce_only, state, filled_qty, attempts, detail"
-            " FROM orders WHERE client_id=?",
+            "SELECT client_id, session_id, symbol, leg, side, qty, reduce_only, state, filled_qty, attempts, detail,"
+            " created_at FROM orders WHERE client_id=?",
             (client_id,),
         ).fetchone()
         return _order_record(row) if row else None
 
     def unresolved_orders(self) -> list[OrderRecord]:
         rows = self._db.execute(
-            "SELECT client_id, session_id, symbol, leg, side, qty, reduce_only, state, filled_qty, attempts, detail"
-            " FROM orders WHERE state IN (?,?,?) ORDER BY created_at",
+            "SELECT client_id, session_id, symbol, leg, side, qty, reduce_only, state, filled_qty, attempts, detail,"
+            " created_at FROM orders WHERE state IN (?,?,?) ORDER BY created_at",
             (OrderState.PENDING.value, OrderState.UNKNOWN.value, OrderState.OPEN.value),
         ).fetchall()
         return [_order_record(r) for r in rows]
@@ -212,6 +213,6 @@ class Journal:
 
 
 def _order_record(row: tuple[Any, ...]) -> OrderRecord:
-    cid, session, symbol, leg, side, qty, reduce_only, state, filled, attempts, detail = row
+    cid, session, symbol, leg, side, qty, reduce_only, state, filled, attempts, detail, created = row
     request = OrderRequest(cid, symbol, Side(side), Decimal(qty), Leg(leg), bool(reduce_only))
-    return OrderRecord(request, session, OrderState(state), Decimal(filled), int(attempts), detail)
+    return OrderRecord(request, session, OrderState(state), Decimal(filled), int(attempts), detail, float(created))

@@ -63,8 +63,13 @@ class VenueAdapter(ABC):
         """Send a market order carrying `order.client_id`, exactly once."""
 
     @abstractmethod
-    async def lookup(self, symbol: str, client_id: str) -> OrderResult:
-        """What the venue knows of `client_id`: FILLED, OPEN, or ABSENT when it proves none was executed."""
+    async def lookup(self, symbol: str, client_id: str, *, sent_at: datetime | None = None) -> OrderResult:
+        """What the venue knows of `client_id`: FILLED, OPEN, REJECTED, or ABSENT when it proves that the
+        order was never executed and never will be.
+
+        `sent_at` is when the journal first recorded the order (None when unknown): venues whose order and
+        execution history is kept per day or per window look that far back.
+        """
 
     @abstractmethod
     async def server_time(self) -> datetime: ...

@@ -178,7 +178,7 @@ class PaperVenue(VenueAdapter):
             raise OutcomeUnknown(f"Paper: answer for order {order.client_id} lost (injected)")
         return result
 
-    async def lookup(self, symbol: str, client_id: str) -> OrderResult:
+    async def lookup(self, symbol: str, client_id: str, *, sent_at: datetime | None = None) -> OrderResult:
         self._require_connection()
         if self.failing_lookups:
             self.failing_lookups -= 1

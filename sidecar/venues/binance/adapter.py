@@ -452,7 +452,7 @@ class BinanceVenue(VenueAdapter):
             raise
         return self._result(order.client_id, data)
 
-    async def lookup(self, symbol: str, client_id: str) -> OrderResult:
+    async def lookup(self, symbol: str, client_id: str, *, sent_at: datetime | None = None) -> OrderResult:
         found = await self._query_order(symbol, client_id)
         if found is None:
             # Not visible yet may still mean in flight: only once its recvWindow has passed can Binance no

@@ -614,7 +614,7 @@ class IBVenue(VenueAdapter):
             return _Refusal(errors[-1].errorCode, errors[-1].message.split(": ", 1)[-1])
         return _Refusal(0, f"TWS reported the order {trade.orderStatus.status} without a fill")
 
-    async def lookup(self, symbol: str, client_id: str) -> OrderResult:
+    async def lookup(self, symbol: str, client_id: str, *, sent_at: datetime | None = None) -> OrderResult:
         # Proving absence needs TWS's full picture, which it lacks while it is cut off from IB.
         self._require_trading()
         return await self._find(client_id)
