@@ -21,9 +21,10 @@ from typing import Protocol
 
 from bridge import SUPPORTED_VERSIONS
 from bridge.codec import MAX_ERROR_TEXT, MAX_FRAME, Message, ProtocolError, clip, decode, encode
+from bridge.listen import listening_socket
 from bridge.messages import Ack, AlertMsg, Body, Bye, Error, Heartbeat, Hello, Snapshot, Welcome
 from bridge.token import SessionToken
-from bridge.zmtp import Incoming, Limits, Listener, Peer, listening_socket
+from bridge.zmtp import Incoming, Limits, Listener, Peer
 
 log = logging.getLogger("csmc.bridge")
 
@@ -34,6 +35,7 @@ MAX_STRANGERS = 32
 STRANGER_RATE = 200.0  # messages per second, for all strangers together
 STRANGER_STRIKES = 5  # refused messages before a stranger is disconnected
 EA_WRITE_LIMIT = 32 * 1024 * 1024  # unread output held for the EA before its connection is given up
+EA_BATCH = 64
 
 
 @dataclass
@@ -125,7 +127,9 @@ class BridgeServer:
             handshake_timeout=min(5.0, timeout_ms / 1000),
         )
         self._budget = _Budget(stranger_rate, burst=max(stranger_rate / 10, 1.0))
-        self._ea_limits = Limits(max_message=max_frame, close_above=max_frame * 8, max_queued=1024)
+        # A batch of at most 64 tables: only the newest is applied, and the orders it starts go out before the
+        # next batch is read, so a burst costs a few milliseconds of intake before its first order.
+        self._ea_limits = Limits(max_message=max_frame, close_above=max_frame * 8, max_queued=EA_BATCH)
         self._closed = asyncio.Event()
         self.errors_sent = 0
         self.strangers_dropped = 0
@@ -246,6 +250,9 @@ class BridgeServer:
                     batch = await self._as_stranger(peer, batch)
                 if batch:
                     await self._handle_batch(peer, batch)
+                # Let the orders a table started go out before the next batch is read: a burst of tables must
+                # not hold back the first order.
+                await asyncio.sleep(0)
         except asyncio.CancelledError:
             return
         except Exception:

@@ -388,23 +388,3 @@ class Listener:
     def _closed(self, peer: Peer) -> None:
         self.peers.discard(peer)
         self._on_disconnect(peer)
-
-
-def listening_socket(port: int) -> socket.socket:
-    """A TCP socket listening on 127.0.0.1:`port` (0: any free port), ready to hand to `Listener.start`.
-
-    Made apart from the event loop so that `csmc run` can claim its port before its slower imports.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        if hasattr(socket, "SO_EXCLUSIVEADDRUSE"):  # Windows: no second listener may share the port
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
-        else:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
-        sock.listen(64)
-    except OSError:
-        sock.close()
-        raise
-    sock.setblocking(False)
-    return sock

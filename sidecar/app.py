@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,11 +89,25 @@ class RunOptions:
     connector: Connector
 
 
+VenueFactory = Callable[[Settings], VenueAdapter]
+
+
 class Sidecar:
-    def __init__(self, settings: Settings, options: RunOptions, venue: VenueAdapter | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        options: RunOptions,
+        venue: VenueAdapter | None = None,
+        *,
+        venue_factory: VenueFactory = make_venue,
+        sock: socket.socket | None = None,
+    ) -> None:
+        """`venue`: the adapter to use; without one, `venue_factory` makes it in a worker thread once the bridge
+        serves, so the EA's hello is answered while the venue's SDK is still being imported."""
         self.settings = settings
         self.options = options
-        self.venue = venue or make_venue(settings)
+        self.venue: VenueAdapter | None = venue
+        self._venue_factory = venue_factory
         self.journal = Journal(options.journal_path)
         self.server = BridgeServer(
             self,
@@ -100,12 +115,13 @@ class Sidecar:
             port=options.port,
             heartbeat_ms=settings.bridge.heartbeat_ms,
             timeout_ms=settings.bridge.timeout_ms,
+            sock=sock,
         )
         self.engine: SyncEngine | None = None
         self.venue_connected = False
         self.active: Session | None = None
         self._fatal: str | None = None
-        self._dirty = False
+        self._status_due = False
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()
@@ -122,8 +138,6 @@ class Sidecar:
         if not self.server.bound:
             self.bind()
         logging.getLogger("csmc").addHandler(self._mirror)
-        self.venue.on_reconnect = self._on_venue_reconnect
-        self.venue.on_disconnect = self._on_venue_disconnect
         serving = asyncio.create_task(self.server.serve())
         self._spawn(self._connect_venue())
         self._spawn(self._periodic_sync())
@@ -138,8 +152,11 @@ class Sidecar:
             serving.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await serving
-            with contextlib.suppress(Exception):
-                await self.venue.close()
+            if self.engine is not None:
+                self.engine.close()
+            if self.venue is not None:
+                with contextlib.suppress(Exception):
+                    await self.venue.close()
             self.journal.close()
         return 0 if self._fatal is None else 3
 
@@ -164,31 +181,50 @@ class Sidecar:
         )
         self.stop()
 
+    @property
+    def venue_name(self) -> str:
+        return self.venue.name if self.venue is not None else self.options.connector
+
+    async def _make_venue(self) -> VenueAdapter:
+        if self.venue is None:
+            # In a worker thread: importing an SDK takes the better part of a second, and the bridge serves meanwhile.
+            self.venue = await asyncio.to_thread(self._venue_factory, self.settings)
+        self.venue.on_reconnect = self._on_venue_reconnect
+        self.venue.on_disconnect = self._on_venue_disconnect
+        return self.venue
+
     async def _connect_venue(self) -> None:
+        try:
+            venue = await self._make_venue()
+        except ConfigError as e:
+            self._fatal = str(e)
+            log.error("Cannot use %s: %s", self.venue_name, e, extra={"critical": True, "code": "venue_config"})
+            await self._send_status()
+            return
         delay = 1.0
         while not self._stop.is_set():
             try:
-                await self.venue.connect()
+                await venue.connect()
                 # Not copied: a venue that resolves instruments lazily adds to this mapping later.
-                instruments = await self.venue.instruments()
+                instruments = await venue.instruments()
             except (AuthError, ConfigError) as e:
                 self._fatal = str(e)
-                log.error("Cannot use %s: %s", self.venue.name, e, extra={"critical": True, "code": "venue_config"})
+                log.error("Cannot use %s: %s", venue.name, e, extra={"critical": True, "code": "venue_config"})
                 await self._send_status()  # its detail carries the reason; an EA that connects later is told at hello
                 return
             except VenueError as e:
-                log.warning("%s unavailable: %s. Retrying in %.0f s.", self.venue.name, e, delay)
+                log.warning("%s unavailable: %s. Retrying in %.0f s.", venue.name, e, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60.0)
                 continue
             break
         else:
             return
-        mapper = make_mapper(self.settings, self.venue, instruments)
-        self.engine = SyncEngine(self.venue, self.journal, mapper, mode=copy_mode(self.settings), auto_retry=True)
+        mapper = make_mapper(self.settings, venue, instruments)
+        self.engine = SyncEngine(venue, self.journal, mapper, mode=copy_mode(self.settings), auto_retry=True)
         self.engine.on_retried = self._send_status
         self.venue_connected = True
-        log.info("connected to %s (%d instruments), %s mode", self.venue.name, len(instruments), self.engine.mode.value)
+        log.info("connected to %s (%d instruments), %s mode", venue.name, len(instruments), self.engine.mode.value)
         if self.active is not None:
             await self._start_engine(self.active)
 
@@ -199,6 +235,8 @@ class Sidecar:
         copy_key = f"{account.login}@{account.server}/{self.options.connector}/{self.options.profile}"
         self.journal.begin_session(session.sid, copy_key, session.hello.model_dump(mode="json", exclude={"token"}))
         await self.engine.start(session.sid, copy_key, MarginMode(account.margin_mode))
+        if self.engine.pending:
+            self._kick()  # a table that arrived while the engine was starting
         await self.server.send(session.sid, "request_snapshot", RequestSnapshot(reason="sidecar ready"))
         await self._send_status()
 
@@ -229,12 +267,12 @@ class Sidecar:
             return  # still connecting for the first time: _connect_venue reports and retries
         self.venue_connected = False
         log.warning(
-            "%s: %s. Nothing is traded until it is back.", self.venue.name, reason, extra={"code": "venue_lost"}
+            "%s: %s. Nothing is traded until it is back.", self.venue_name, reason, extra={"code": "venue_lost"}
         )
         self._spawn(self._send_status())
 
     def _on_venue_reconnect(self) -> None:
-        log.warning("%s connection restored: syncing positions", self.venue.name)
+        log.warning("%s connection restored: syncing positions", self.venue_name)
         if self.engine is not None:
             self.venue_connected = True
             engine = self.engine
@@ -285,7 +323,7 @@ class Sidecar:
 
     async def _tell_fatal(self, session: Session) -> None:
         # The venue failed for good before this EA connected: the EA would otherwise never hear why.
-        text = REDACT(f"Cannot use {self.venue.name}: {self._fatal}")
+        text = REDACT(f"Cannot use {self.venue_name}: {self._fatal}")
         body = AlertMsg(level="error", text=text, critical=True, code="venue_config")
         await self.server.send(session.sid, "alert", body)
         await self._send_status()
@@ -302,11 +340,11 @@ class Sidecar:
         except VenueError as e:
             log.warning(
                 "%s cannot look up the instruments of this MT5 table now (%s); it is applied when the venue answers.",
-                self.venue.name,
+                self.venue_name,
                 e,
             )
             return False
-        applied = self.engine.accept_snapshot(session.sid, seq, positions)
+        applied = self.engine.accept_snapshot(session.sid, seq, positions, body.deal)
         if applied:
             self._kick()
         return applied
@@ -325,14 +363,17 @@ class Sidecar:
     # --- background reconciliation and reports ----------------------------------------------------
 
     def _kick(self) -> None:
-        self._dirty = True
+        self._status_due = True
         if self._worker is None or self._worker.done():
-            self._worker = asyncio.get_running_loop().create_task(self._reconcile_while_dirty())
+            self._worker = asyncio.get_running_loop().create_task(self._reconcile_while_pending())
             self._worker.add_done_callback(self._task_done)
 
-    async def _reconcile_while_dirty(self) -> None:
-        while self._dirty and self.engine is not None:
-            self._dirty = False
+    async def _reconcile_while_pending(self) -> None:
+        # Each pass takes the legs whose targets changed since the last one: a burst of tables costs one pass
+        # per table that arrived while the previous pass was trading, not one per table. Every applied table
+        # gets a status after the pass that follows it, even one that changed nothing (PROTOCOL.md §4.7).
+        while self.engine is not None and (self._status_due or self.engine.pending):
+            self._status_due = False
             await self.engine.reconcile()
             await self._send_status()
 

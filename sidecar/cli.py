@@ -137,8 +137,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     async def serve() -> int:
         from bridge.server import AddressInUse
+        from sidecar.launch import prebound
 
-        sidecar = Sidecar(settings, options)
+        sidecar = Sidecar(settings, options, sock=prebound(options.port))
         try:
             sidecar.bind()
         except AddressInUse as e:

@@ -155,7 +155,7 @@ def free_port() -> int:
 def run_command(port: int, profile: str, token_file: Path, connector: str = "paper") -> list[str]:
     """The command line the EA uses to start the sidecar."""
     return [
-        sys.executable, "-m", "sidecar.cli", "run", "--port", str(port), "--connector", connector,
+        sys.executable, "-m", "sidecar", "run", "--port", str(port), "--connector", connector,
         "--profile", profile, "--token-file", str(token_file),
     ]  # fmt: skip
 

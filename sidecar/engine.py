@@ -3,12 +3,18 @@
 Rules (DESIGN.md, "The sync engine"):
 - Level-triggered: every snapshot is the whole filtered MT5 position table; older sequence numbers are ignored.
 - Book = the last venue position known. delta = target − book, rounded toward zero to the lot step; nothing
-  below the minimum size or notional is sent, and the residual is reported as a mismatch.
+  below the minimum size or notional is sent (except a reduce-only order where the venue waives the notional),
+  and the residual is reported as a mismatch. A change above the venue's largest order goes out in chunks.
 - One writer per venue position (instrument, or instrument leg in hedge mode): a lock per leg serialises
   snapshot-driven and periodic work; different legs proceed in parallel.
-- Submit once, then resolve: an order is journalled before it is sent; an unknown outcome blocks its leg until
-  the venue is asked for that client id. Only an order proven absent is sent again, with the same client id.
+- Submit once, then resolve: an order is journalled (and synced to disk) before it is sent; an unknown outcome
+  blocks its leg until the venue is asked for that client id. Only an order proven absent is sent again, with
+  the same client id, and only after the venue position has been read again.
 - Fail closed: a leg whose venue position was never read, or whose last order is unresolved, gets no order.
+
+Speed (only work that changed): a snapshot reconciles only the legs whose target it changed; prices are asked
+for only when an order is about to be sent, from a short-lived cache filled by one all-symbols request, and a
+fill's own price refreshes it.
 """
 
 from __future__ import annotations
@@ -17,13 +23,13 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from bridge.messages import Position
+from bridge.messages import Deal, Position
 from sidecar.errors import ConfigError, OrderRejected, OutcomeUnknown, VenueError, VenueUnavailable
 from sidecar.journal import Journal
 from sidecar.mapping import SymbolMapper, UnknownSymbol, round_toward_zero, venue_quantity
@@ -43,6 +49,9 @@ from sidecar.venues.base import VenueAdapter
 
 log = logging.getLogger("csmc.engine")
 ZERO = Decimal(0)
+PRICE_TTL_S = 5.0  # a reference price older than this is asked for again before an order needs it
+RULES_REFRESH_S = 120.0  # how often the rules are read again while an instrument is not trading
+MAX_STEPS = 64  # orders one leg may send in one pass: chunks above the venue's maximum, partial fills
 
 
 class CopyMode(StrEnum):
@@ -115,10 +124,18 @@ class Plan:
     position: Decimal
     delta: Decimal
     note: str = ""
+    reduce_only: bool = False
 
     @property
     def sends(self) -> bool:
         return self.delta != 0
+
+
+def needs_price(instrument: Instrument, reducing: bool) -> bool:
+    """Whether the minimum-notional check applies to this order (and so needs a price)."""
+    if instrument.min_notional <= 0:
+        return False
+    return not (reducing and instrument.reduce_only_waives_min_notional)
 
 
 def plan_leg(key: LegKey, target: Decimal, position: Decimal, instrument: Instrument, price: Decimal | None) -> Plan:
@@ -129,7 +146,13 @@ def plan_leg(key: LegKey, target: Decimal, position: Decimal, instrument: Instru
         return Plan(key, target, position, ZERO, note)
     if abs(delta) < instrument.min_qty:
         return Plan(key, target, position, ZERO, f"residual {gap} is below the minimum size {instrument.min_qty}")
-    if price is not None and instrument.min_notional > 0:
+    note = ""
+    largest = round_toward_zero(instrument.max_qty, instrument.lot_step)
+    if largest > 0 and abs(delta) > largest:
+        delta = largest if delta > 0 else -largest
+        note = f"sent in chunks of at most {largest} (the venue's largest order)"
+    reducing = is_reducing(key, position, delta)
+    if price is not None and needs_price(instrument, reducing):
         notional = abs(delta) * price * instrument.multiplier
         if notional < instrument.min_notional:
             return Plan(
@@ -140,7 +163,7 @@ def plan_leg(key: LegKey, target: Decimal, position: Decimal, instrument: Instru
                 f"residual {gap} ({notional:.2f} {instrument.quote}) is below the minimum notional "
                 f"{instrument.min_notional}",
             )
-    return Plan(key, target, position, delta)
+    return Plan(key, target, position, delta, note, reducing)
 
 
 def is_reducing(key: LegKey, position: Decimal, delta: Decimal) -> bool:
@@ -167,13 +190,24 @@ def _base36(value: int, width: int) -> str:
     return out
 
 
+@dataclass(frozen=True)
+class Fill:
+    qty: Decimal
+    price: Decimal | None
+    at: float  # Unix time
+
+
 @dataclass
 class LegBook:
     position: Decimal | None = None  # None: never read, so nothing is sent
     epoch: int = 0  # bumped by every fill, so a position read that raced a fill is discarded
     unresolved: str | None = None  # client id whose outcome is not known yet
     retry: OrderRequest | None = None  # proven absent: resent with the same client id if still wanted
+    reread: bool = False  # an order was proven absent: read the venue position before sending anything
     held_at: Decimal | None = None  # target the venue rejected: not retried until it changes or a periodic sync
+    halted: bool = False  # its instrument is not trading at the venue now
+    deal_ticket: int | None = None  # the MT5 deal whose table last changed this leg's target
+    last_fill: Fill | None = None
     note: str = ""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -185,6 +219,7 @@ class LegStatus:
     target: Decimal
     position: Decimal | None
     note: str
+    last_fill: Fill | None = None
 
     @property
     def mismatch(self) -> Decimal | None:
@@ -203,6 +238,7 @@ class SyncEngine:
         auto_retry: bool = False,
         retry_base: float = 1.0,
         retry_max: float = 60.0,
+        rules_refresh_s: float = RULES_REFRESH_S,
     ) -> None:
         self.venue = venue
         self.journal = journal
@@ -215,6 +251,8 @@ class SyncEngine:
         self._retry_max = retry_max
         self._retry_delay = retry_base
         self._retry_task: asyncio.Task[None] | None = None
+        self.rules_refresh_s = rules_refresh_s
+        self._rules_task: asyncio.Task[None] | None = None
         #: Called after a sync the engine started by itself, so its outcome reaches the EA.
         self.on_retried: Callable[[], Awaitable[None]] | None = None
         self.books: dict[LegKey, LegBook] = {}
@@ -231,6 +269,9 @@ class SyncEngine:
         self.targets: Targets | None = None
         self.offsets: dict[LegKey, Decimal] = {}
         self.traded: set[LegKey] = set()
+        self._dirty: set[LegKey] = set()
+        self._dirty_all = False
+        self._prices: dict[str, tuple[Decimal, float]] = {}
         self._alerted: set[str] = set()
 
     # --- life cycle -------------------------------------------------------------------------------
@@ -243,6 +284,7 @@ class SyncEngine:
         self.targets = None
         self.last_seq = self.journal.last_seq(session_id)  # the stale rule survives a restart
         log.debug("engine start: session %s continues after seq %d", session_id, self.last_seq)
+        await self.journal.flush()  # the orders this process wrote are read back below
         try:
             summary = await self.venue.account()
             self.position_mode = summary.position_mode
@@ -276,17 +318,25 @@ class SyncEngine:
                 missing.add(symbol)
         if missing:
             await self.venue.resolve(missing)
+            self.mapper.forget_unknown()
 
-    def accept_snapshot(self, session_id: str, seq: int, positions: list[Position]) -> bool:
+    def accept_snapshot(self, session_id: str, seq: int, positions: list[Position], deal: Deal | None = None) -> bool:
         """Take a new MT5 table as the target. False for a stale or foreign one, which is ignored."""
         if session_id != self.session_id or seq <= self.last_seq or self.refused is not None:
             return False
         targets = compute_targets(positions, self.mapper, self.position_mode)
+        table = list(positions)
         self.journal.save_snapshot(
-            self.copy_key, session_id, seq, self.margin_mode.value, [p.model_dump(mode="json") for p in positions]
+            self.copy_key, session_id, seq, self.margin_mode.value, lambda: [p.model_dump(mode="json") for p in table]
         )
+        before = {k: self.target(k) for k in self._target_keys()}
         self.last_seq = seq
         self.targets = targets
+        for key in set(before) | set(targets.quantities):
+            if before.get(key, ZERO) != self.target(key) or key not in before:
+                self._dirty.add(key)
+                if deal is not None:
+                    self._book(key).deal_ticket = deal.ticket
         for symbol, why in targets.unmapped.items():
             self._alert_once(f"unmapped:{symbol}", AlertLevel.ERROR, f"{why} Its position is not copied.", "unmapped")
         for key in targets.clamped:
@@ -298,6 +348,15 @@ class SyncEngine:
             )
         self._maybe_begin()
         return True
+
+    @property
+    def pending(self) -> bool:
+        """Whether a snapshot changed a target that `reconcile` has not looked at yet (and can now)."""
+        return self.ready and (bool(self._dirty) or self._dirty_all)
+
+    def _target_keys(self) -> set[LegKey]:
+        keys = set(self.targets.quantities) if self.targets else set()
+        return keys | set(self.offsets) if self.mode is CopyMode.FOLLOW else keys
 
     def _maybe_begin(self) -> None:
         if self.ready or not self.started or self.targets is None or not self.positions_known:
@@ -312,6 +371,7 @@ class SyncEngine:
                     self._alert(AlertLevel.INFO, f"Follow mode: venue positions at start are kept: {kept}.", "offsets")
             self.offsets = offsets
         self.ready = True
+        self._dirty_all = True  # the first pass looks at every leg the copier manages
         log.info("copying %s in %s mode", self.copy_key, self.mode.value)
 
     def _initial_offsets(self) -> dict[LegKey, Decimal]:
@@ -336,15 +396,16 @@ class SyncEngine:
         if self.mode is CopyMode.FOLLOW:
             recorded = self.journal.offsets(copy_key)
             self.offsets = self._initial_offsets() if recorded is None else recorded
+        keys = sorted(self._managed_keys())
+        await self._prefetch_prices(keys)
         plans = []
-        for key in sorted(self._managed_keys()):
+        for key in keys:
             position = self._book(key).position or ZERO
             instrument = self.instruments.get(key.symbol)
             if instrument is None:
                 plans.append(Plan(key, self.target(key), position, ZERO, "not a tradable instrument: left alone"))
                 continue
-            price = await self.venue.reference_price(key.symbol) if instrument.min_notional else None
-            plans.append(plan_leg(key, self.target(key), position, instrument, price))
+            plans.append(await self._plan(key, self.target(key), position, instrument))
         return plans
 
     # --- syncing ----------------------------------------------------------------------------------
@@ -359,12 +420,25 @@ class SyncEngine:
             return
         if await self._read_positions():
             self._maybe_begin()
-            await self.reconcile(force=reason == "periodic")
+            await self.reconcile(force=reason == "periodic", keys=self._managed_keys())
 
-    async def reconcile(self, *, force: bool = False) -> None:
+    async def reconcile(self, *, force: bool = False, keys: Collection[LegKey] | None = None) -> None:
+        """Bring legs to their targets: `keys`, or else those whose target changed since the last pass (every
+        managed leg on the first pass)."""
         if not self.ready:
             return
-        await asyncio.gather(*(self._reconcile_leg(k, force) for k in sorted(self._managed_keys())))
+        if keys is None:
+            keys = self._managed_keys() if self._dirty_all else self._dirty & self._managed_keys()
+            self._dirty.clear()
+            self._dirty_all = False
+        else:
+            self._dirty -= set(keys)
+        ordered = sorted(keys)
+        await self._prefetch_prices(ordered)
+        if len(ordered) == 1:
+            await self._reconcile_leg(ordered[0], force)  # at once, not behind whatever else is scheduled
+        else:
+            await asyncio.gather(*(self._reconcile_leg(k, force) for k in ordered))
 
     def _managed_keys(self) -> set[LegKey]:
         wanted = set(self.targets.quantities) if self.targets else set()
@@ -410,16 +484,64 @@ class SyncEngine:
         self.last_sync = time.time()
         return True
 
+    # --- prices -----------------------------------------------------------------------------------
+
+    def _fresh_price(self, symbol: str) -> Decimal | None:
+        cached = self._prices.get(symbol)
+        if cached is None or time.monotonic() - cached[1] > PRICE_TTL_S:
+            return None
+        return cached[0]
+
+    async def _fetch_prices(self, symbols: Collection[str]) -> None:
+        try:
+            prices = await self.venue.reference_prices(symbols)
+        except VenueError as e:
+            # Without a price the order is sent and the venue itself enforces its minimum notional.
+            log.debug("no reference prices for %s: %s", ", ".join(sorted(symbols)), e)
+            return
+        now = time.monotonic()
+        for symbol, price in prices.items():
+            self._prices[symbol] = (price, now)
+
+    async def _prefetch_prices(self, keys: Iterable[LegKey]) -> None:
+        """One request for the prices of every leg in `keys` that is about to send an order needing one."""
+        wanted = set()
+        for key in keys:
+            book = self.books.get(key)
+            instrument = self.instruments.get(key.symbol)
+            if book is None or book.position is None or instrument is None or not instrument.trading:
+                continue
+            plan = plan_leg(key, self.target(key), book.position, instrument, None)
+            if plan.sends and needs_price(instrument, plan.reduce_only) and self._fresh_price(key.symbol) is None:
+                wanted.add(key.symbol)
+        if wanted:
+            await self._fetch_prices(wanted)
+
+    async def _plan(self, key: LegKey, target: Decimal, position: Decimal, instrument: Instrument) -> Plan:
+        plan = plan_leg(key, target, position, instrument, None)
+        if not plan.sends or not needs_price(instrument, plan.reduce_only):
+            return plan
+        price = self._fresh_price(key.symbol)
+        if price is None:
+            await self._fetch_prices({key.symbol})
+            price = self._fresh_price(key.symbol)
+        return plan_leg(key, target, position, instrument, price)
+
     # --- one leg ----------------------------------------------------------------------------------
 
     async def _reconcile_leg(self, key: LegKey, force: bool) -> None:
         book = self._book(key)
         async with book.lock:
-            for _ in range(3):  # a partial fill or a resolved unknown gets another look at once
-                if not self.ready or (book.unresolved and not await self._resolve_leg(book)):
+            for _ in range(MAX_STEPS):  # partial fills, chunks and resolved unknowns get another look at once
+                if not self.ready or (book.unresolved and not await self._resolve_leg(key, book)):
                     return
-                if book.position is None and self.positions_known:
-                    await self._read_positions(writer=key)  # e.g. an order from an earlier run just resolved
+                if book.reread or (book.position is None and self.positions_known):
+                    # After an order proven absent, or one from an earlier run: what the venue holds now decides
+                    # whether anything is sent. An unreadable position sends nothing (fail closed).
+                    if not await self._read_positions(writer=key):
+                        book.note = "venue position could not be read again: nothing is sent until it is"
+                        return
+                    book.reread = False
                 if book.position is None:
                     book.note = "venue position unknown: nothing is sent until it is read"
                     return
@@ -432,8 +554,15 @@ class SyncEngine:
                 if instrument is None:
                     book.note = "not a tradable instrument of the venue: left alone"
                     return
-                price = await self.venue.reference_price(key.symbol) if instrument.min_notional else None
-                plan = plan_leg(key, target, book.position, instrument, price)
+                book.halted = not instrument.trading
+                if book.halted:
+                    book.note = (
+                        f"{key.symbol} is not trading at {self.venue.name} now; the target is kept and the order is "
+                        f"sent when it trades again"
+                    )
+                    self._schedule_rules_refresh()
+                    return
+                plan = await self._plan(key, target, book.position, instrument)
                 book.note = plan.note
                 if not plan.sends or not await self._send(key, book, plan):
                     return
@@ -443,14 +572,22 @@ class SyncEngine:
         assert book.position is not None
         side = order_side(key.leg, plan.delta)
         qty = abs(plan.delta)
-        reduce_only = is_reducing(key, book.position, plan.delta)
+        reduce_only = plan.reduce_only
         retry, book.retry = book.retry, None
         if retry is not None and (retry.side, retry.qty, retry.reduce_only) == (side, qty, reduce_only):
             order, seq = retry, 0  # the journal keeps the sequence it was first written with
         else:
             seq = self.journal.next_order_seq(self.session_id, key)
             order = OrderRequest(client_id(self.session_id, key, seq), key.symbol, side, qty, key.leg, reduce_only)
-        self.journal.record_order(self.copy_key, self.session_id, seq, order)
+        try:
+            await self.journal.record_order(
+                self.copy_key, self.session_id, seq, order, deal_ticket=book.deal_ticket, target=plan.target
+            )
+        except Exception as e:
+            # Not journalled, so not sent: a restart could neither find nor resolve it.
+            book.note = f"order not sent: the journal cannot be written ({e})"
+            self._alert(AlertLevel.ERROR, f"Order {order.client_id} not sent: cannot write the journal: {e}", "journal")
+            return False
         self.traded.add(key)
         log.info("order %s: %s %s %s%s", order.client_id, side.value, qty, key, " (reduce-only)" if reduce_only else "")
         try:
@@ -476,7 +613,7 @@ class SyncEngine:
             self.journal.update_order(order.client_id, OrderState.UNKNOWN, detail=str(e))
             book.unresolved = order.client_id
             self._alert(AlertLevel.WARNING, f"Order {order.client_id} outcome unknown ({e}); checking.", "unknown")
-            if await self._resolve_leg(book):
+            if await self._resolve_leg(key, book):
                 return True
             self._schedule_retry(None)
             return False
@@ -486,27 +623,49 @@ class SyncEngine:
             book.held_at = plan.target
             self._alert(AlertLevel.ERROR, f"{self.venue.name}: {e}", "venue", critical=True)
             return False
-        return self._settle(book, order, result)
+        return self._settle(key, book, order, result, plan.target)
 
-    def _settle(self, book: LegBook, order: OrderRequest, result: OrderResult) -> bool:
+    def _settle(self, key: LegKey, book: LegBook, order: OrderRequest, result: OrderResult, target: Decimal) -> bool:
         if result.state is OrderState.OPEN:
-            self.journal.update_order(order.client_id, OrderState.OPEN, result.filled_qty)
+            self.journal.update_order(order.client_id, OrderState.OPEN, result.filled_qty, avg_price=result.avg_price)
             book.unresolved = order.client_id
             return False
         if result.state is OrderState.ABSENT:
             self.journal.update_order(order.client_id, OrderState.ABSENT, detail="venue reports no such order")
             book.retry = order
+            book.reread = True
             return True
         if result.state is OrderState.REJECTED:
-            self.journal.update_order(order.client_id, OrderState.REJECTED, detail="rejected after submission")
+            # Ended with nothing executed (expired for want of liquidity, self-trade prevention): like a rejection,
+            # held until MT5 changes this position or the next periodic sync, never re-sent on every snapshot.
+            self.journal.update_order(order.client_id, OrderState.REJECTED, detail="ended unfilled at the venue")
+            book.held_at = target
+            book.note = f"order {order.client_id} ended at the venue with nothing executed"
+            self._alert(
+                AlertLevel.ERROR,
+                f"{self.venue.name} ended {order.side.value} {order.qty} {key} with nothing executed. Left as it is; "
+                f"tried again at the next sync or when MT5 changes.",
+                "unfilled",
+            )
             return False
-        self.journal.update_order(order.client_id, OrderState.FILLED, result.filled_qty)
+        self.journal.update_order(
+            order.client_id,
+            OrderState.FILLED,
+            result.filled_qty,
+            avg_price=result.avg_price,
+            fee=result.fee,
+            fee_asset=result.fee_asset,
+        )
         if book.position is not None:
             book.position += signed_delta(order.leg, order.side, result.filled_qty)
         book.epoch += 1
+        if result.filled_qty > 0:
+            book.last_fill = Fill(result.filled_qty, result.avg_price, time.time())
+            if result.avg_price is not None:
+                self._prices[order.symbol] = (result.avg_price, time.monotonic())  # the fill carries its price
         return result.filled_qty > 0
 
-    async def _resolve_leg(self, book: LegBook) -> bool:
+    async def _resolve_leg(self, key: LegKey, book: LegBook) -> bool:
         """Ask the venue what became of the leg's unresolved order. True once it is known."""
         cid = book.unresolved
         record = self.journal.order(cid) if cid else None
@@ -518,9 +677,10 @@ class SyncEngine:
             result = await self.venue.lookup(record.request.symbol, record.request.client_id, sent_at=sent_at)
         except VenueError as e:
             book.note = f"waiting to learn what became of order {cid}: {e}"
+            self._schedule_retry(getattr(e, "retry_after", None))  # nothing else would ask again before the next table
             return False
         book.unresolved = None
-        self._settle(book, record.request, result)
+        self._settle(key, book, record.request, result, self.target(key))
         if book.unresolved:
             book.note = f"order {cid} is still working at the venue"
             return False
@@ -533,8 +693,37 @@ class SyncEngine:
             book = self._book(key)
             book.unresolved = record.request.client_id
             async with book.lock:
-                if await self._resolve_leg(book):
+                if await self._resolve_leg(key, book):
                     log.info("order %s from an earlier run resolved", record.request.client_id)
+
+    # --- trading rules ----------------------------------------------------------------------------
+
+    def _schedule_rules_refresh(self) -> None:
+        if self._rules_task is not None and not self._rules_task.done():
+            return
+        self._rules_task = asyncio.get_running_loop().create_task(self._refresh_rules_later())
+
+    async def _refresh_rules_later(self) -> None:
+        await asyncio.sleep(self.rules_refresh_s)
+        try:
+            instruments = await self.venue.refresh_instruments()
+        except VenueError as e:
+            log.info("cannot read %s's trading rules again (%s); trying later", self.venue.name, e)
+            self._rules_task = None
+            self._schedule_rules_refresh()
+            return
+        self._rules_task = None
+        self.instruments = instruments
+        self.mapper.update_instruments(instruments)
+        waiting = [k for k, b in self.books.items() if b.halted]
+        resumed = [k for k in waiting if (i := instruments.get(k.symbol)) is not None and i.trading]
+        if resumed:
+            log.info("trading again at %s: %s", self.venue.name, ", ".join(sorted(str(k) for k in resumed)))
+            await self.reconcile(keys=resumed)
+            if self.on_retried is not None:
+                await self.on_retried()
+        if len(resumed) < len(waiting):
+            self._schedule_rules_refresh()
 
     # --- retries, alerts, status ------------------------------------------------------------------
 
@@ -571,5 +760,19 @@ class SyncEngine:
         for key in sorted(self._managed_keys() | set(sources)):
             book = self.books.get(key)
             position = book.position if book else None
-            out.append(LegStatus(key, sources.get(key, ()), self.target(key), position, book.note if book else ""))
+            out.append(
+                LegStatus(
+                    key,
+                    sources.get(key, ()),
+                    self.target(key),
+                    position,
+                    book.note if book else "",
+                    book.last_fill if book else None,
+                )
+            )
         return out
+
+    def close(self) -> None:
+        for task in (self._retry_task, self._rules_task):
+            if task is not None:
+                task.cancel()

@@ -56,10 +56,21 @@ class SymbolMapper:
         self._mt_profit_currency = mt_profit_currency.upper()
         self._quote_currency = quote_currency.upper()
         self._multiplier = multiplier
+        # MT5 sends the same few symbols in every table: each is mapped once (or refused once).
+        self._mapped: dict[tuple[str, str, str], MappedSymbol | UnknownSymbol] = {}
 
     @property
     def instruments(self) -> Mapping[str, Instrument]:
         return self._instruments
+
+    def update_instruments(self, instruments: Mapping[str, Instrument]) -> None:
+        """The venue's rules were read again: map every symbol afresh."""
+        self._instruments = instruments
+        self._mapped.clear()
+
+    def forget_unknown(self) -> None:
+        """The venue learned instruments it did not list before (looked up lazily): refusals may no longer hold."""
+        self._mapped = {k: v for k, v in self._mapped.items() if isinstance(v, MappedSymbol)}
 
     def root(self, mt5_symbol: str) -> str:
         name = mt5_symbol
@@ -97,6 +108,20 @@ class SymbolMapper:
         return self._candidate(mt5_symbol, base_currency, profit_currency)[2]
 
     def map(self, mt5_symbol: str, base_currency: str, profit_currency: str) -> MappedSymbol:
+        """The venue instrument and multiplier of an MT5 symbol; raises UnknownSymbol with advice."""
+        cache_key = (mt5_symbol, base_currency, profit_currency)
+        known = self._mapped.get(cache_key)
+        if known is None:
+            try:
+                known = self._map(mt5_symbol, base_currency, profit_currency)
+            except UnknownSymbol as e:
+                known = e
+            self._mapped[cache_key] = known
+        if isinstance(known, UnknownSymbol):
+            raise UnknownSymbol(str(known))
+        return known
+
+    def _map(self, mt5_symbol: str, base_currency: str, profit_currency: str) -> MappedSymbol:
         root, override, candidate = self._candidate(mt5_symbol, base_currency, profit_currency)
         if candidate is None:
             raise UnknownSymbol(

@@ -23,24 +23,30 @@ pytest_plugins = ["pytester"]
 _flagged: set[str] = set()
 
 
+def _masked(text: str) -> str:
+    for name, value in TEST_SECRETS.items():
+        text = text.replace(value, f"<test secret {name}>")
+    return text
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, None, None]:
     outcome = yield
     report = outcome.get_result()
     captured = "\n".join(content for _, content in report.sections)
-    if report.longrepr is not None:
-        captured += str(report.longrepr)
-    leaked = find_secrets(captured)
-    if leaked and item.nodeid in _flagged:
-        # Later phases carry the same captured output: hide it, and count the leak once.
-        report.sections = []
-        if report.longrepr is not None and find_secrets(str(report.longrepr)):
-            report.longrepr = f"test secret(s) {', '.join(leaked)} appeared in the output of {item.nodeid}"
-    elif leaked:
-        _flagged.add(item.nodeid)
-        report.outcome = "failed"
-        report.longrepr = f"test secret(s) {', '.join(leaked)} appeared in the output of {item.nodeid}"
-        report.sections = []
+    original = str(report.longrepr) if report.longrepr is not None else ""
+    leaked = find_secrets(captured + original)
+    if not leaked:
+        return
+    # The output is shown with every secret masked, so a failure can still be read; the test fails either way.
+    report.sections = [(title, _masked(content)) for title, content in report.sections]
+    if item.nodeid in _flagged:
+        report.longrepr = _masked(original) if original else None
+        return
+    _flagged.add(item.nodeid)
+    report.outcome = "failed"
+    head = f"test secret(s) {', '.join(leaked)} appeared in the output of {item.nodeid}"
+    report.longrepr = head + ("\n\n" + _masked(original) if original else "")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -1,5 +1,6 @@
 """How many examples a property test runs: bounded in `make test`, many more in `make test-deep` and
-`make fuzz`, chosen by the environment variable CSMC_HYPOTHESIS (unset, "deep" or "fuzz")."""
+`make fuzz`, a handful in `make mutation` (which runs the tests once per mutant), chosen by the environment
+variable CSMC_HYPOTHESIS (unset, "deep", "fuzz" or "quick")."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 
 DEEP_EXAMPLES = 10_000
 FUZZ_EXAMPLES = 100_000
+QUICK_EXAMPLES = 10
 
 
 def examples(default: int) -> int:
@@ -16,6 +18,8 @@ def examples(default: int) -> int:
         return max(default, DEEP_EXAMPLES)
     if profile == "fuzz":
         return max(default, FUZZ_EXAMPLES)
+    if profile == "quick":
+        return min(default, QUICK_EXAMPLES)
     if profile:
-        raise ValueError(f"CSMC_HYPOTHESIS={profile!r}: use 'deep' or 'fuzz', or leave it unset")
+        raise ValueError(f"CSMC_HYPOTHESIS={profile!r}: use 'deep', 'fuzz' or 'quick', or leave it unset")
     return default

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -42,6 +42,7 @@ class Fault(StrEnum):
     UNKNOWN_NOT_ACCEPTED = "unknown_not_accepted"  # the request was lost on the way in
     UNKNOWN_ACCEPTED = "unknown_accepted"  # executed, but the answer was lost on the way out
     ACCEPT_OPEN = "accept_open"  # accepted but left working: it fills later, at `fill_open()`
+    EXPIRE = "expire"  # accepted, then ended with nothing executed (no liquidity, self-trade prevention)
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,13 @@ class PaperVenue(VenueAdapter):
         self.prices: dict[str, Decimal] = dict(DEFAULT_PRICES if prices is None else prices)
         self.holdings: dict[LegKey, Decimal] = dict(positions or {})
         self.orders: dict[str, OrderResult] = {}
+        self.order_symbols: dict[str, str] = {}
         self.working: dict[str, OrderRequest] = {}
         self.executions: list[Execution] = []
+        self.submitted: list[OrderRequest] = []
         self.submits = 0
+        #: Every request the engine made, by kind, as a real venue would count them against its limits.
+        self.requests: Counter[str] = Counter()
         self.faults: deque[Fault] = deque()
         self.failing_reads = 0  # the next N position reads raise VenueUnavailable
         self.failing_lookups = 0  # the next N lookups raise VenueUnavailable
@@ -120,6 +125,10 @@ class PaperVenue(VenueAdapter):
             del self.working[order.client_id]
             self._execute(order)
 
+    def set_trading(self, symbol: str, trading: bool) -> None:
+        """The venue halts or resumes an instrument (a break, a settlement); `refresh_instruments` then sees it."""
+        self._instruments[symbol] = replace(self._instruments[symbol], trading=trading)
+
     def drop_connection(self) -> None:
         self.connected = False
 
@@ -139,6 +148,11 @@ class PaperVenue(VenueAdapter):
     async def instruments(self) -> Mapping[str, Instrument]:
         return self._instruments
 
+    async def refresh_instruments(self) -> Mapping[str, Instrument]:
+        self._require_connection()
+        self.requests["rules"] += 1
+        return dict(self._instruments)
+
     def venue_symbol(self, base: str, quote: str) -> str:
         return f"{base}{quote}"
 
@@ -148,13 +162,19 @@ class PaperVenue(VenueAdapter):
 
     async def positions(self) -> list[VenuePosition]:
         self._require_connection()
+        self.requests["positions"] += 1
         if self.failing_reads:
             self.failing_reads -= 1
             raise VenueUnavailable("Paper: position read failed (injected)")
         return [VenuePosition(k, q) for k, q in sorted(self.holdings.items()) if q != 0]
 
     async def reference_price(self, symbol: str) -> Decimal | None:
+        self.requests["price"] += 1
         return self.prices.get(symbol)
+
+    async def reference_prices(self, symbols: Collection[str]) -> dict[str, Decimal]:
+        self.requests["prices"] += 1  # one request for all, like an all-symbols ticker
+        return {s: self.prices[s] for s in symbols if s in self.prices}
 
     async def server_time(self) -> datetime:
         return datetime.now(UTC)
@@ -162,6 +182,8 @@ class PaperVenue(VenueAdapter):
     async def submit(self, order: OrderRequest) -> OrderResult:
         self._require_connection()
         self.submits += 1
+        self.requests["order"] += 1
+        self.submitted.append(order)
         fault = self.faults.popleft() if self.faults else None
         if fault is Fault.REJECT:
             raise OrderRejected(f"Paper: order {order.client_id} rejected (injected)")
@@ -171,7 +193,12 @@ class PaperVenue(VenueAdapter):
             raise OutcomeUnknown(f"Paper: no answer for order {order.client_id} (injected)")
         if fault is Fault.ACCEPT_OPEN:
             self.working[order.client_id] = order
+            self.order_symbols[order.client_id] = order.symbol
             self.orders[order.client_id] = OrderResult(order.client_id, OrderState.OPEN)
+            return self.orders[order.client_id]
+        if fault is Fault.EXPIRE:
+            self.order_symbols[order.client_id] = order.symbol
+            self.orders[order.client_id] = OrderResult(order.client_id, OrderState.REJECTED)
             return self.orders[order.client_id]
         result = self._execute(order)
         if fault is Fault.UNKNOWN_ACCEPTED:
@@ -180,9 +207,13 @@ class PaperVenue(VenueAdapter):
 
     async def lookup(self, symbol: str, client_id: str, *, sent_at: datetime | None = None) -> OrderResult:
         self._require_connection()
+        self.requests["lookup"] += 1
         if self.failing_lookups:
             self.failing_lookups -= 1
             raise VenueUnavailable("Paper: order lookup failed (injected)")
+        if self.order_symbols.get(client_id, symbol) != symbol:
+            # Like a real venue, asked by symbol and client id: another symbol's order is not found.
+            return OrderResult(client_id, OrderState.ABSENT)
         return self.orders.get(client_id, OrderResult(client_id, OrderState.ABSENT))
 
     # --- internals --------------------------------------------------------------------------------
@@ -209,6 +240,7 @@ class PaperVenue(VenueAdapter):
         price = self.prices.get(order.symbol)
         result = OrderResult(order.client_id, OrderState.FILLED, order.qty, price)
         self.orders[order.client_id] = result
+        self.order_symbols[order.client_id] = order.symbol
         execution = Execution(order.client_id, key, before, after)
         self.executions.append(execution)
         self._save()
@@ -223,8 +255,13 @@ class PaperVenue(VenueAdapter):
             )
         if order.qty < instrument.min_qty:
             raise OrderRejected(f"Paper: quantity {order.qty} is below the minimum {instrument.min_qty}")
+        if instrument.max_qty and order.qty > instrument.max_qty:
+            raise OrderRejected(f"Paper: quantity {order.qty} is above the maximum {instrument.max_qty}")
+        if not instrument.trading:
+            raise OrderRejected(f"Paper: {order.symbol} is not trading now")
         price = self.prices.get(order.symbol)
-        if price is not None and order.qty * price * instrument.multiplier < instrument.min_notional:
+        waived = order.reduce_only and instrument.reduce_only_waives_min_notional
+        if price is not None and not waived and order.qty * price * instrument.multiplier < instrument.min_notional:
             raise OrderRejected(f"Paper: notional below the minimum {instrument.min_notional} {instrument.quote}")
 
     def _save(self) -> None:
@@ -232,7 +269,10 @@ class PaperVenue(VenueAdapter):
             return
         state = {
             "positions": [[k.symbol, k.leg.value, str(q)] for k, q in self.holdings.items()],
-            "orders": {cid: [r.state.value, str(r.filled_qty)] for cid, r in self.orders.items()},
+            "orders": {
+                cid: [r.state.value, str(r.filled_qty), self.order_symbols.get(cid, "")]
+                for cid, r in self.orders.items()
+            },
         }
         tmp = self._state_file.with_suffix(".tmp")
         self._state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -242,6 +282,6 @@ class PaperVenue(VenueAdapter):
     def _load(self, path: Path) -> None:
         state = json.loads(path.read_text(encoding="utf-8"))
         self.holdings = {LegKey(s, Leg(leg)): Decimal(q) for s, leg, q in state.get("positions", [])}
-        self.orders = {
-            cid: OrderResult(cid, OrderState(st), Decimal(q)) for cid, (st, q) in state.get("orders", {}).items()
-        }
+        orders = state.get("orders", {})
+        self.orders = {cid: OrderResult(cid, OrderState(row[0]), Decimal(row[1])) for cid, row in orders.items()}
+        self.order_symbols = {cid: row[2] for cid, row in orders.items() if len(row) > 2 and row[2]}

@@ -21,7 +21,7 @@ START_TIMEOUT = 15.0
 
 def csmc(home: Path, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sidecar.cli", *args],
+        [sys.executable, "-m", "sidecar", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -1,0 +1,150 @@
+"""How the sidecar takes in the EA's tables: hello answered before the venue exists, a burst's first order
+placed while the burst is still arriving, and only the newest table traded. Counted, never timed."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+from bridge.client import BridgeClient
+from bridge.codec import decode
+from bridge.messages import Ack
+from bridge.token import SessionToken
+from sidecar.app import RunOptions, Sidecar
+from sidecar.config import BridgeSettings, PaperSettings, Settings
+from sidecar.model import LegKey
+from sidecar.venues.paper import Execution, PaperVenue
+from tests.bridge.conftest import ACCOUNT, btc, envelope, hello_frame, in_sync
+from tests.bridge.rawzmtp import GREETING, frame, ready
+
+BURST = 2000
+SETTINGS = Settings(
+    bridge=BridgeSettings(heartbeat_ms=200, timeout_ms=5000, orphan_exit_s=0),
+    paper=PaperSettings(position_sync_period_s=0),
+)
+
+
+async def test_hello_is_answered_while_the_venue_is_still_being_made(tmp_path: Path, session_token: str) -> None:
+    release = threading.Event()
+    made: list[PaperVenue] = []
+
+    def slow_venue(settings: Settings) -> PaperVenue:
+        release.wait(30)  # stands in for importing a venue SDK
+        venue = PaperVenue()
+        made.append(venue)
+        return venue
+
+    options = RunOptions("t", SessionToken(session_token), 0, tmp_path / "journal.sqlite3", "paper")
+    app = Sidecar(SETTINGS, options, venue_factory=slow_venue)
+    port = app.bind()
+    task = asyncio.create_task(app.run())
+    client = BridgeClient(f"tcp://127.0.0.1:{port}", session_token, account=ACCOUNT)
+    try:
+        welcome = await client.hello()
+        answered_before_the_venue = not made
+        release.set()
+        await client.wait_for(lambda m: m.type == "request_snapshot", 10)
+        await in_sync(client, await client.snapshot([btc("0.10")]))
+    finally:
+        release.set()
+        await client.close()
+        app.stop()
+        await asyncio.wait_for(task, 10)
+    assert welcome.version == 1
+    assert answered_before_the_venue
+    assert made[0].holdings[LegKey("BTCUSD")] == Decimal("0.10")
+
+
+class BlockingEa:
+    """A ZMTP client on a plain blocking socket, for a thread of its own: it writes as fast as the kernel takes
+    it, the way an EA's burst of deals arrives."""
+
+    def __init__(self, port: int, token: str, sid: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.sock.sendall(GREETING + ready() + frame(hello_frame(token, sid=sid)))
+        self._data = b""
+        self._take(64)  # the sidecar's greeting
+
+    def _take(self, n: int) -> bytes:
+        while len(self._data) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("the sidecar closed the connection")
+            self._data += chunk
+        head, self._data = self._data[:n], self._data[n:]
+        return head
+
+    def message(self) -> bytes:
+        """The next message; commands (READY) are skipped."""
+        while True:
+            flags = self._take(1)[0]
+            size = struct.unpack(">Q", self._take(8))[0] if flags & 0x02 else self._take(1)[0]
+            body = self._take(size)
+            if not flags & 0x04:
+                return body
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+async def test_a_bursts_first_order_goes_out_before_its_last_table_is_taken_in(
+    tmp_path: Path, session_token: str
+) -> None:
+    venue = PaperVenue()
+    options = RunOptions("t", SessionToken(session_token), 0, tmp_path / "journal.sqlite3", "paper")
+    app = Sidecar(SETTINGS, options, venue=venue)
+    port = app.bind()
+    task = asyncio.create_task(app.run())
+    seen_at_first_order: list[int] = []
+
+    def on_execution(_: Execution) -> None:
+        if not seen_at_first_order and app.engine is not None:
+            seen_at_first_order.append(app.engine.last_seq)
+
+    venue.on_execution = on_execution
+    sid = "burst00000000002"
+    tables = [
+        frame(envelope("snapshot", {"reason": "deal", "positions": [btc(f"{n / 100:.2f}").model_dump(mode="json")]},
+                       sid=sid, seq=n + 1))
+        for n in range(1, BURST + 1)
+    ]  # fmt: skip
+
+    def burst() -> list[bytes]:
+        ea = BlockingEa(port, session_token, sid)
+        try:
+            while b'"type":"request_snapshot"' not in ea.message():
+                pass  # the engine is ready for this session from here on
+            for at in range(0, BURST, 50):
+                ea.sock.sendall(b"".join(tables[at : at + 50]))
+            replies, acks = [], 0
+            while acks < BURST:
+                replies.append(ea.message())
+                acks += b'"type":"ack"' in replies[-1]
+            return replies
+        finally:
+            ea.close()
+
+    try:
+        replies = await asyncio.to_thread(burst)
+        for _ in range(200):
+            if venue.holdings.get(LegKey("BTCUSD")) == Decimal(BURST) / 100:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        app.stop()
+        await asyncio.wait_for(task, 10)
+    acks = [m.body for m in (decode(b, from_ea=False) for b in replies) if isinstance(m.body, Ack)]
+    applied = [a.seq for a in acks if a.applied]
+    superseded = [a for a in acks if a.superseded_by is not None]
+
+    assert seen_at_first_order and seen_at_first_order[0] < BURST + 1, "the first order waited for the whole burst"
+    assert len(acks) == BURST and applied[-1] == BURST + 1
+    assert len(superseded) > BURST // 2  # most tables were never traded
+    assert all(not a.applied for a in superseded)
+    assert venue.holdings[LegKey("BTCUSD")] == Decimal(BURST) / 100
+    # Every order went to a table that was applied; none to one that was superseded.
+    assert len(venue.executions) <= len(applied)
