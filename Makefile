@@ -12,6 +12,8 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@command -v g++ >/dev/null || { echo "installing g++: the EA tests compile mql5/ with it"; \
 	  apt-get install -y -q g++ || sudo apt-get install -y -q g++; }
+	@command -v strace >/dev/null || { echo "installing strace: the journal test counts its disk syncs with it"; \
+	  apt-get install -y -q strace || sudo apt-get install -y -q strace; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
