@@ -45,7 +45,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from email.utils import formatdate
@@ -238,6 +238,16 @@ class ApiKey:
     otp: str = ""
     permissions: frozenset[str] = SPOT_PERMISSIONS
     last_nonce: int = 0
+    #: Kraken's per-key "nonce window": a nonce up to this much below the highest one is still accepted once.
+    nonce_window: int = 0
+    seen: set[int] = field(default_factory=set)
+
+    def take_nonce(self, nonce: int) -> bool:
+        if nonce in self.seen or nonce <= self.last_nonce - self.nonce_window:
+            return False
+        self.seen.add(nonce)
+        self.last_nonce = max(self.last_nonce, nonce)
+        return True
 
 
 class KrakenError(Exception):
@@ -586,9 +596,8 @@ class FakeKraken:
         if not hmac.compare_digest(expected, headers.get("API-Sign") or ""):
             raise KrakenError("EAPI:Invalid signature")
         with self.lock:
-            if int(nonce) <= key.last_nonce:
+            if not key.take_nonce(int(nonce)):
                 raise KrakenError("EAPI:Invalid nonce")
-            key.last_nonce = int(nonce)
         if key.otp and "otp" not in params:
             raise KrakenError("EGeneral:Permission denied")
         if key.otp and not hmac.compare_digest(key.otp, params["otp"]):
