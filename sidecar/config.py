@@ -105,7 +105,7 @@ class KrakenSettings(RestVenueSection):
     quote_currency: str = "USD"
     request_timeout_s: float = Field(default=10.0, gt=0, le=120)
     """Seconds to wait for Kraken's answer; an order without an answer is looked up by its client id."""
-    order_deadline_s: float = Field(default=10.0, ge=2, le=60)
+    order_deadline_s: float = Field(default=10.0, ge=5, le=60)
     """Seconds Kraken has to execute a market order (Spot `deadline`, Futures `processBefore`). An order whose
     answer was lost is declared absent only once this has passed by Kraken's clock."""
     rate_limit_pause_s: float = Field(default=15.0, gt=0, le=600)

@@ -686,18 +686,24 @@ class FakeKraken:
         description = {"order": f"{side} {qty:.8f} {info['altname']} @ market"}
         if _true(params.get("validate")):
             return {"descr": description}  # validated only: no txid, nothing placed
+        # docs (AddOrder oflags): fcib = fee in base currency, the default when selling; fciq = fee in quote
+        # currency, the default when buying.
+        flags = params.get("oflags", "").split(",")
+        in_base = "fcib" in flags or ("fciq" not in flags and side == "sell")
         fee = (cost * self.taker_fee).quantize(D("0.00001"))
+        base_fee = (qty * self.taker_fee).quantize(D("0.00000001")) if in_base else ZERO
+        quote_fee = ZERO if in_base else fee
         base, quote = info["base"], info["quote"]
         if side == "buy":
-            if self.balances.get(quote, ZERO) < cost + fee:
+            if self.balances.get(quote, ZERO) < cost + quote_fee:
                 raise KrakenError("EOrder:Insufficient funds")
-            self.balances[quote] = self.balances.get(quote, ZERO) - cost - fee
-            self.balances[base] = self.balances.get(base, ZERO) + qty
+            self.balances[quote] = self.balances.get(quote, ZERO) - cost - quote_fee
+            self.balances[base] = self.balances.get(base, ZERO) + qty - base_fee
         else:
-            if self.balances.get(base, ZERO) < qty:
+            if self.balances.get(base, ZERO) < qty + base_fee:
                 raise KrakenError("EOrder:Insufficient funds")
-            self.balances[base] = self.balances.get(base, ZERO) - qty
-            self.balances[quote] = self.balances.get(quote, ZERO) + cost - fee
+            self.balances[base] = self.balances.get(base, ZERO) - qty - base_fee
+            self.balances[quote] = self.balances.get(quote, ZERO) + cost - quote_fee
         txid = self._txid("O")
         now = self.now()
         self.spot_orders[txid] = {
@@ -721,12 +727,12 @@ class FakeKraken:
             "vol": f"{qty:.8f}",
             "vol_exec": f"{qty:.8f}",
             "cost": f"{cost:.5f}",
-            "fee": f"{fee:.5f}",
+            "fee": f"{base_fee:.8f}" if in_base else f"{fee:.5f}",
             "price": _plain(price),
             "stopprice": "0.00000",
             "limitprice": "0.00000",
             "misc": "",
-            "oflags": "fciq",
+            "oflags": ",".join(f for f in flags if f) or ("fcib" if in_base else "fciq"),
             "trades": [self._txid("T")],
             "reason": None,
             "closetm": now,

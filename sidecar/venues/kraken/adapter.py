@@ -625,6 +625,9 @@ class KrakenVenue(VenueAdapter):
             "pair": order.symbol,
             "volume": plain(order.qty),
             "cl_ord_id": order.client_id,
+            # The fee in the quote currency on sells too (Kraken's default there is the base currency), so the
+            # base balance, which is the position, lands exactly on the target.
+            "oflags": "fciq",
             "deadline": datetime.fromtimestamp(deadline, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         action = f"order {order.client_id}"

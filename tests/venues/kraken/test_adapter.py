@@ -217,8 +217,9 @@ async def test_a_spot_order_carries_the_client_id_and_a_deadline_and_no_validate
     assert (result.state, result.filled_qty, result.avg_price) == (OrderState.FILLED, D("0.01"), D(60000))
     assert (result.fee, result.fee_asset) == (D("1.5"), "USD")
     sent = fake.requests_to("POST", ADD)[-1]
-    assert {k: sent.params[k] for k in ("ordertype", "type", "pair", "volume", "cl_ord_id")} == {
+    assert {k: sent.params[k] for k in ("ordertype", "type", "pair", "volume", "cl_ord_id", "oflags")} == {
         "ordertype": "market", "type": "buy", "pair": "XBTUSD", "volume": "0.01", "cl_ord_id": "cs0a1b2c3d4e5f6789",
+        "oflags": "fciq",
     }  # fmt: skip
     deadline = datetime.fromisoformat(sent.params["deadline"].replace("Z", "+00:00")).timestamp()
     assert 4 <= deadline - fake.now() <= 7  # order_deadline_s = 5, rounded up to Kraken's whole seconds

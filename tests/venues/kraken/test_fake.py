@@ -160,6 +160,16 @@ def test_a_market_order_fills_at_the_price_and_charges_the_fee_in_the_quote(fake
     assert spot_private(fake, "/0/private/OpenOrders", {"cl_ord_id": "cs-one"}).json()["result"] == {"open": {}}
 
 
+def test_a_sell_pays_the_fee_in_base_unless_fciq_asks_for_the_quote(fake: FakeKraken) -> None:
+    fake.set_balance("XXBT", "1")
+
+    add_order(fake, type="sell", volume="0.1")
+    add_order(fake, type="sell", volume="0.1", oflags="fciq")
+
+    assert fake.balance("XXBT") == D("1") - D("0.1") - D("0.00025") - D("0.1")
+    assert fake.balance("ZUSD") == D(100_000) + D(6000) + D(6000) - D(15)
+
+
 @pytest.mark.parametrize(
     ("params", "error"),
     [
