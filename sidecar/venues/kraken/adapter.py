@@ -611,9 +611,19 @@ class KrakenVenue(VenueAdapter):
             raise OrderRejected(f"{self.name} has no {order.leg.value} leg; order {order.client_id} not sent")
         sent = self._kraken_now()
         self._sent_at[order.client_id] = sent
-        if self.futures:
-            return await self._submit_futures(order, sent)
-        return await self._submit_spot(order, sent)
+        try:
+            if self.futures:
+                result = await self._submit_futures(order, sent)
+            else:
+                result = await self._submit_spot(order, sent)
+        except OutcomeUnknown:
+            raise  # its deadline is what `lookup` waits for
+        except VenueError:
+            self._forget(order.client_id)
+            raise
+        if result.state is not OrderState.OPEN:
+            self._forget(order.client_id)
+        return result
 
     async def _submit_spot(self, order: OrderRequest, sent: float) -> OrderResult:
         # Whole seconds, rounded up: Kraken's Time answers in whole seconds, so "passed" can be proven exactly.
