@@ -729,8 +729,12 @@ class KrakenVenue(VenueAdapter):
             return OrderResult(order.client_id, OrderState.REJECTED)
         return OrderResult(order.client_id, OrderState.OPEN, filled, avg)
 
-    async def lookup(self, symbol: str, client_id: str) -> OrderResult:
+    async def lookup(self, symbol: str, client_id: str, *, sent_at: datetime | None = None) -> OrderResult:
+        """`sent_at` (the journal's send time, by this computer's clock) only widens the Futures history search:
+        the proof of absence rests on Kraken's clock alone."""
         deadline = self._deadline(client_id)
+        if sent_at is not None and client_id not in self._sent_at:
+            self._sent_at[client_id] = sent_at.timestamp() + self._clock_offset
         while True:
             found, server_now = await self._find(symbol, client_id)
             if found is not None:

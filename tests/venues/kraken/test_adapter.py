@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -429,6 +429,24 @@ async def test_an_order_executed_after_its_timeout_is_found_not_sent_twice(fake:
 
     assert (found.state, found.filled_qty) == (OrderState.FILLED, D("0.01"))
     assert len(fake.executions_of("cslate")) == 1
+
+
+async def test_an_earlier_runs_futures_order_is_searched_from_its_journal_time(
+    fake: FakeKraken, futures: KrakenVenue
+) -> None:
+    sent_at = datetime.now(UTC)
+    earlier = KrakenVenue(settings(fake, "futures"))
+    await earlier.connect()
+    await earlier.submit(buy("csprevious", "0.5", "PF_SOLUSD"))
+    await earlier.close()
+    fake.clock_offset += 70  # long past its status window and any deadline
+
+    found = await futures.lookup("PF_SOLUSD", "csprevious", sent_at=sent_at)
+
+    assert (found.state, found.filled_qty) == (OrderState.FILLED, D("0.5"))
+    searched = fake.requests_to("GET", "/api/history/v2/executions")[-1].params
+    assert abs(int(searched["since"]) / 1000 - (sent_at.timestamp() - 60)) < 5
+    assert searched["tradeable"] == "PF_SOLUSD"
 
 
 async def test_an_order_from_an_earlier_run_waits_for_the_longest_deadline(fake: FakeKraken, spot: KrakenVenue) -> None:
