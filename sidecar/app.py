@@ -54,6 +54,12 @@ def make_venue(settings: Settings) -> VenueAdapter:
         from sidecar.venues.ib import IBVenue
 
         return IBVenue(settings.ib)
+    if settings.connector == "kraken":
+        # Imported here: python-kraken-sdk (requests, aiohttp) is loaded only by profiles that use it.
+        from sidecar.venues.kraken import KrakenVenue
+
+        overrides = [o.symbol for o in settings.mapping.overrides.values()]
+        return KrakenVenue(settings.kraken, position_symbols=overrides)
     raise ConfigError(
         f"The {settings.connector} connector is not part of this version yet; see the README's connector table. "
         f"Use connector 'paper' to try the copier."

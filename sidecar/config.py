@@ -93,9 +93,23 @@ class KuCoinSettings(RestVenueSection):
 
 
 class KrakenSettings(RestVenueSection):
+    """Kraken: Spot, or Futures (PF_ linear perpetuals)."""
+
+    endpoint: Literal["spot", "futures"] = "spot"
+    """"spot" trades the Spot balances; "futures" trades Kraken Futures' PF_ linear perpetuals."""
+    api_url: str = ""
+    """Empty = Kraken's own URL of the endpoint (https://api.kraken.com, https://futures.kraken.com).
+    Futures demo: https://demo-futures.kraken.com (with keys made there)."""
     one_time_password: SecretStr = EMPTY
-    """For keys with two-factor authentication."""
+    """The API key's two-factor password (Spot keys with 2FA), sent as `otp` with every private request."""
     quote_currency: str = "USD"
+    request_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """Seconds to wait for Kraken's answer; an order without an answer is looked up by its client id."""
+    order_deadline_s: float = Field(default=10.0, ge=5, le=60)
+    """Seconds Kraken has to execute a market order (Spot `deadline`, Futures `processBefore`). An order whose
+    answer was lost is declared absent only once this has passed by Kraken's clock."""
+    rate_limit_pause_s: float = Field(default=15.0, gt=0, le=600)
+    """Seconds nothing is sent after Kraken says a rate limit was exceeded (Kraken sends no Retry-After)."""
 
 
 class IBSettings(VenueSection):
