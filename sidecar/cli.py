@@ -207,8 +207,11 @@ async def _check(args: argparse.Namespace, settings: Settings, profile_file: Pat
         print(f"  {'symbol':<12} {'lot step':>10} {'min size':>10} {'min notional':>13} {'multiplier':>10}")
         for i in shown or sorted(instruments.values(), key=lambda i: i.symbol)[:30]:
             print(f"  {i.symbol:<12} {i.lot_step!s:>10} {i.min_qty!s:>10} {i.min_notional!s:>13} {i.multiplier!s:>10}")
-        traded = {i.symbol for i in shown} | {o.symbol for o in settings.mapping.overrides.values()}
-        for text in await venue.check_warnings(sorted(traded | _journal_symbols(args.profile, mapper))):
+        traded = sorted({i.symbol for i in shown} | {o.symbol for o in settings.mapping.overrides.values()}
+                        | _journal_symbols(args.profile, mapper))  # fmt: skip
+        for label, text in await venue.check_details(traded):
+            print(f"{label:<15}{text}")
+        for text in await venue.check_warnings(traded):
             print(f"Warning        {text}")
     finally:
         await venue.close()
