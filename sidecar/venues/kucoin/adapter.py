@@ -257,10 +257,11 @@ class KuCoinVenue(VenueAdapter):
         *,
         position_symbols: Iterable[str] = (),
         timestamp_window_ms: int = TIMESTAMP_WINDOW_MS,
+        clock_margin_ms: int = CLOCK_MARGIN_MS,
     ) -> None:
         """`position_symbols`: venue symbols named by the profile's overrides (Spot: they carry their base
-        currency's balance in place of <base>-<quote>). `timestamp_window_ms` is KuCoin's; tests shorten it
-        together with the fake's."""
+        currency's balance in place of <base>-<quote>). `timestamp_window_ms` is KuCoin's and
+        `clock_margin_ms` the allowance for its clocks; tests shorten both together with the fake's window."""
         super().__init__()
         self.settings = settings
         self.futures = settings.endpoint == "futures"
@@ -273,6 +274,7 @@ class KuCoinVenue(VenueAdapter):
         # The key's permissions are read on the Spot host: known for Spot, and for Futures on KuCoin itself.
         self._key_info_readable = not self.futures or not settings.api_url.strip()
         self._window_ms = timestamp_window_ms
+        self._margin_ms = clock_margin_ms
         self._override_symbols = tuple(position_symbols)
         self._transport: Any = None
         self._recorder = _Recorder(settings.log_headers)
@@ -816,11 +818,11 @@ class KuCoinVenue(VenueAdapter):
             # Sent by an earlier run: signed before this run first read KuCoin's clock, at most a window ahead.
             signed = self._first_server_ms if self._first_server_ms is not None else await self._server_ms()
             deadline = signed + 2 * self._window_ms
-        deadline += CLOCK_MARGIN_MS + int(self.settings.lost_order_grace_s * 1000)
+        deadline += self._margin_ms + int(self.settings.lost_order_grace_s * 1000)
         await self._wait_for_kucoin_clock(deadline, client_id)
         found = await self._find(symbol, client_id)
         if found is None:
-            found = await self._find_in_fills(symbol, client_id, signed - self._window_ms - CLOCK_MARGIN_MS, deadline)
+            found = await self._find_in_fills(symbol, client_id, signed - self._window_ms - self._margin_ms, deadline)
         if found is not None:
             return self._settled(client_id, found)
         log.info(

@@ -4,8 +4,8 @@ These tests pin what the engine relies on: rules in base units, positions that a
 orders sent once with KuCoin's own modes, and — above all — the "absent" rule: an order whose answer was
 lost is declared never placed only once KuCoin can no longer admit it and has had time to show it.
 
-KuCoin's timestamp window is 5 s; the fake's and the adapter's are shortened together (WINDOW) so that the
-rule's waits take a second or two here.
+KuCoin's timestamp window is 5 s; the fake's and the adapter's are shortened together (WINDOW), and the
+adapter's clock margin with them (MARGIN), so that the rule's waits take a second or two here.
 """
 
 from __future__ import annotations
@@ -27,19 +27,20 @@ from sidecar.errors import AuthError, ConfigError, OrderRejected, OutcomeUnknown
 from sidecar.model import Leg, LegKey, MarginMode, OrderRequest, OrderState, PositionMode, Side, VenuePosition
 from sidecar.venues.kucoin import KuCoinVenue
 from sidecar.venues.kucoin import adapter as adapter_module
-from sidecar.venues.kucoin.adapter import CLOCK_MARGIN_MS, endpoint_url
+from sidecar.venues.kucoin.adapter import endpoint_url
 from tests.fakes.kucoin import FakeKuCoin, Fault, iter_lines
 from tests.secrets import find_secrets
 from tests.venues.kucoin.conftest import API_KEY, PASSPHRASE, SECRET, signed
 
 D = Decimal
 WINDOW = 300  # ms
-GRACE = 1.0  # s, the smallest [kucoin] lost_order_grace_s
+MARGIN = 200  # ms
+GRACE = 0.3  # s: below the profile's smallest (1 s), set without validation to keep the waits short
 SPOT_ORDER = "/api/v1/hf/orders/sync"
 FUT_ORDER = "/api/v1/orders"
 
 
-def settings(url: str, endpoint: str = "spot", **extra: Any) -> KuCoinSettings:
+def settings(url: str, endpoint: str = "spot", grace: float = GRACE, **extra: Any) -> KuCoinSettings:
     values: dict[str, Any] = {
         "endpoint": endpoint,
         "api_url": url,
@@ -47,14 +48,15 @@ def settings(url: str, endpoint: str = "spot", **extra: Any) -> KuCoinSettings:
         "secret_key": SecretStr(SECRET),
         "passphrase": SecretStr(PASSPHRASE),
         "request_timeout_s": 1.0,
-        "lost_order_grace_s": GRACE,
     }
-    return KuCoinSettings(**(values | extra))
+    return KuCoinSettings(**(values | extra)).model_copy(update={"lost_order_grace_s": grace})
 
 
 async def connected(fake: FakeKuCoin, endpoint: str = "spot", **extra: Any) -> KuCoinVenue:
     fake.timestamp_window_ms = WINDOW
-    venue = KuCoinVenue(settings(fake.url(endpoint), endpoint, **extra), timestamp_window_ms=WINDOW)
+    venue = KuCoinVenue(
+        settings(fake.url(endpoint), endpoint, **extra), timestamp_window_ms=WINDOW, clock_margin_ms=MARGIN
+    )
     await venue.connect()
     return venue
 
@@ -214,7 +216,9 @@ async def test_spot_positions_are_base_balances_with_holds(fake: FakeKuCoin, spo
 async def test_an_override_decides_which_instrument_a_balance_belongs_to(fake: FakeKuCoin) -> None:
     fake.set_spot_balance("ETH", "3")
     fake.timestamp_window_ms = WINDOW
-    venue = KuCoinVenue(settings(fake.spot_url), position_symbols=["ETH-BTC"], timestamp_window_ms=WINDOW)
+    venue = KuCoinVenue(
+        settings(fake.spot_url), position_symbols=["ETH-BTC"], timestamp_window_ms=WINDOW, clock_margin_ms=MARGIN
+    )
     await venue.connect()
 
     assert await venue.positions() == [VenuePosition(LegKey("ETH-BTC"), D(3))]
@@ -495,7 +499,7 @@ async def test_an_order_kucoin_never_got_is_absent_only_once_its_window_and_the_
     (post,) = fake.requests_to("POST", SPOT_ORDER)
     lookups = fake.requests_to("GET", "/api/v1/hf/orders/client-order/csunknown")
     assert len(lookups) == 2  # not found → wait → asked once more
-    earliest = post.signed_ms + WINDOW + CLOCK_MARGIN_MS + GRACE * 1000
+    earliest = post.signed_ms + WINDOW + MARGIN + GRACE * 1000
     assert lookups[1].server_ms >= earliest  # asked again only once KuCoin's clock had passed the deadline
     (fills,) = fake.requests_to("GET", "/api/v1/hf/fills")
     assert int(fills.params["startAt"]) <= post.signed_ms - WINDOW and int(fills.params["endAt"]) >= earliest
@@ -524,11 +528,10 @@ async def test_an_order_reaching_kucoin_after_its_window_is_refused_and_proven_a
     await until(lambda: fake.requests_to("POST", SPOT_ORDER)[0].code == "400002", "the refusal", fake)
 
 
-async def test_an_order_admitted_in_time_but_executed_late_is_found_not_sent_twice(
-    fake: FakeKuCoin, spot: KuCoinVenue
-) -> None:
+async def test_an_order_admitted_in_time_but_executed_late_is_found_not_sent_twice(fake: FakeKuCoin) -> None:
     """Admitted by the gateway within its window, the order sits inside KuCoin past the window and the
     first lookup: the grace period is what keeps "absent" from doubling it."""
+    spot = await connected(fake, grace=1.5)  # longer than the 1 s the answer is waited for
     inside = threading.Event()
     fake.inject("POST", SPOT_ORDER, Fault(hold_admitted=inside))
     try:
@@ -536,12 +539,15 @@ async def test_an_order_admitted_in_time_but_executed_late_is_found_not_sent_twi
             await spot.submit(buy("csqueued", "0.01"))
         lookup = asyncio.create_task(spot.lookup("BTC-USDT", "csqueued"))
         await until(
-            lambda: len(fake.requests_to("GET", "/api/v1/hf/orders/client-order/csqueued")) >= 1, "a first lookup", fake
+            lambda: len(fake.requests_to("GET", "/api/v1/hf/orders/client-order/csqueued")) >= 1,
+            "a first lookup",
+            fake,
         )
         inside.set()  # executed now, past its window, within the grace period
         found = await lookup
     finally:
         inside.set()
+        await spot.close()
 
     assert (found.state, found.filled_qty) == (OrderState.FILLED, D("0.01"))
     assert len(fake.executions_of("csqueued")) == 1
@@ -627,7 +633,7 @@ async def test_an_order_of_an_earlier_run_waits_from_this_runs_first_clock_readi
 
     assert found.state is OrderState.ABSENT
     last = fake.requests_to("GET", "/api/v1/hf/orders/client-order/csearlier")[-1]
-    assert last.server_ms - clock.server_ms >= 2 * WINDOW + CLOCK_MARGIN_MS + GRACE * 1000
+    assert last.server_ms - clock.server_ms >= 2 * WINDOW + MARGIN + GRACE * 1000
     await venue.close()
 
 

@@ -10,6 +10,7 @@ import json
 import socket
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import requests
@@ -169,28 +170,31 @@ def test_transport_failures_before_and_after_sending(error: Exception, placing: 
 # --- through the SDK, from the fake -------------------------------------------------------------------
 
 
-def settings(url: str, endpoint: str) -> KuCoinSettings:
-    return KuCoinSettings(
-        endpoint=endpoint,
-        api_url=url,
-        api_key=SecretStr(API_KEY),
-        secret_key=SecretStr(SECRET),
-        passphrase=SecretStr(PASSPHRASE),
-        request_timeout_s=1.0,
-        lost_order_grace_s=1,
-    )
+def settings(url: str, endpoint: str, **extra: Any) -> KuCoinSettings:
+    values: dict[str, Any] = {
+        "endpoint": endpoint,
+        "api_url": url,
+        "api_key": SecretStr(API_KEY),
+        "secret_key": SecretStr(SECRET),
+        "passphrase": SecretStr(PASSPHRASE),
+        "request_timeout_s": 1.0,
+    }
+    return KuCoinSettings(**(values | extra))
 
 
 @pytest.fixture
-async def venues(fake: FakeKuCoin) -> AsyncIterator[dict[str, KuCoinVenue]]:
-    out = {
-        "spot": KuCoinVenue(settings(fake.spot_url, "spot")),
-        "futures": KuCoinVenue(settings(fake.futures_url, "futures")),
-    }
-    for venue in out.values():
+async def venue_of(fake: FakeKuCoin) -> AsyncIterator[Any]:
+    """A connected venue of the market asked for."""
+    opened: list[KuCoinVenue] = []
+
+    async def connect(market: str, **extra: Any) -> KuCoinVenue:
+        venue = KuCoinVenue(settings(fake.url(market), market, **extra))
         await venue.connect()
-    yield out
-    for venue in out.values():
+        opened.append(venue)
+        return venue
+
+    yield connect
+    for venue in opened:
         await venue.close()
 
 
@@ -200,7 +204,7 @@ FUTURES_ONLY = {"300003", "330008", "330011"}
 @pytest.mark.parametrize(("code", "status", "msg", "placing", "reading"), CODES, ids=[c[0] for c in CODES])
 async def test_each_code_from_kucoin_through_the_sdk(
     fake: FakeKuCoin,
-    venues: dict[str, KuCoinVenue],
+    venue_of: Any,
     code: str,
     status: int,
     msg: str,
@@ -214,7 +218,7 @@ async def test_each_code_from_kucoin_through_the_sdk(
         fake.inject("POST", path, Fault(status=status, code=code, msg=msg, reset_ms=3000), host=market)
 
     with pytest.raises(VenueError) as caught:
-        await venues[market].submit(OrderRequest(f"cs{code}", symbol, Side.BUY, Decimal("0.001")))
+        await (await venue_of(market)).submit(OrderRequest(f"cs{code}", symbol, Side.BUY, Decimal("0.001")))
 
     assert isinstance(caught.value, placing), caught.value
     assert fake.executions == []
@@ -226,7 +230,7 @@ async def test_each_code_from_kucoin_through_the_sdk(
 @pytest.mark.parametrize(("code", "status", "msg", "placing", "reading"), CODES[:12], ids=[c[0] for c in CODES[:12]])
 async def test_each_code_on_a_read_through_the_sdk(
     fake: FakeKuCoin,
-    venues: dict[str, KuCoinVenue],
+    venue_of: Any,
     code: str,
     status: int,
     msg: str,
@@ -237,7 +241,7 @@ async def test_each_code_on_a_read_through_the_sdk(
         fake.inject("GET", "/api/v1/accounts", Fault(status=status, code=code, msg=msg), host="spot")
 
     with pytest.raises(VenueError) as caught:
-        await venues["spot"].positions()
+        await (await venue_of("spot")).positions()
 
     assert isinstance(caught.value, reading), caught.value
 
@@ -259,22 +263,19 @@ async def test_a_refused_connection_sent_nothing(closed_port: int) -> None:
     assert "KC-API" not in str(caught.value)
 
 
-async def test_an_order_answered_with_a_bad_gateway_page_is_unknown(
-    fake: FakeKuCoin, venues: dict[str, KuCoinVenue]
-) -> None:
+async def test_an_order_answered_with_a_bad_gateway_page_is_unknown(fake: FakeKuCoin, venue_of: Any) -> None:
     fake.inject("POST", "/api/v1/hf/orders/sync", Fault(status=502, raw=b"<html>502 Bad Gateway</html>"))
 
     with pytest.raises(OutcomeUnknown):
-        await venues["spot"].submit(OrderRequest("cs502", "BTC-USDT", Side.BUY, Decimal("0.001")))
+        await (await venue_of("spot")).submit(OrderRequest("cs502", "BTC-USDT", Side.BUY, Decimal("0.001")))
 
 
-async def test_a_read_timeout_on_an_order_is_unknown_and_on_a_read_is_not(
-    fake: FakeKuCoin, venues: dict[str, KuCoinVenue]
-) -> None:
+async def test_a_read_timeout_on_an_order_is_unknown_and_on_a_read_is_not(fake: FakeKuCoin, venue_of: Any) -> None:
+    venue = await venue_of("futures", request_timeout_s=0.3)
     fake.inject("POST", "/api/v1/orders", Fault(execute=True, stall=3))
     fake.inject("GET", "/api/v1/positions", Fault(stall=3))
 
     with pytest.raises(OutcomeUnknown, match="timed out"):
-        await venues["futures"].submit(OrderRequest("cstime", "XBTUSDTM", Side.BUY, Decimal("0.001")))
+        await venue.submit(OrderRequest("cstime", "XBTUSDTM", Side.BUY, Decimal("0.001")))
     with pytest.raises(VenueUnavailable, match="timed out"):
-        await venues["futures"].positions()
+        await venue.positions()
