@@ -37,7 +37,9 @@ fill of an order unknown here is looked up by its order id, in case the client-i
 KuCoin acknowledged (an order id came back) is never absent. For an order of an earlier run, whose
 timestamp is unknown, the deadline counts from this run's first reading of KuCoin's clock plus a second
 5 s window: stamps come from KuCoin's clock, so the earlier run's could not be 5 s ahead of it without
-being refused.
+being refused; its fills are looked for around the journal's send time. (An order older than KuCoin keeps
+finished orders, three days for Spot, can neither arrive nor be read: it is absent, and the engine reads
+the positions again before it sends anything for that leg.)
 """
 
 from __future__ import annotations
@@ -112,6 +114,8 @@ CLOCK_MARGIN_MS = 1000
 RELOAD_INTERVAL_S = 60.0
 #: KuCoin's largest page of fills; a fuller window cannot be checked in one read.
 FILLS_PAGE = 100
+#: How far the journal's send time of an earlier run's order (this computer's clock) may be off KuCoin's.
+EARLIER_RUN_SLACK_MS = 60_000
 #: Order ids of this run's orders, remembered so their fills need no lookup while proving another absent.
 KNOWN_ORDERS = 1000
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")  # KuCoin: at most 40 of letters, digits, _ and -
@@ -812,17 +816,19 @@ class KuCoinVenue(VenueAdapter):
             raise VenueUnavailable(
                 f"KuCoin accepted order {client_id} (order id {sent.order_id}) but does not show it yet; asking again"
             )
+        grace_ms = self._margin_ms + int(self.settings.lost_order_grace_s * 1000)
         if sent is not None and sent.signed_ms:
-            signed, deadline = sent.signed_ms, sent.signed_ms + self._window_ms
+            deadline = sent.signed_ms + self._window_ms + grace_ms
+            fills = (sent.signed_ms - self._window_ms - self._margin_ms, deadline)
         else:
             # Sent by an earlier run: signed before this run first read KuCoin's clock, at most a window ahead.
-            signed = self._first_server_ms if self._first_server_ms is not None else await self._server_ms()
-            deadline = signed + 2 * self._window_ms
-        deadline += self._margin_ms + int(self.settings.lost_order_grace_s * 1000)
+            first = self._first_server_ms if self._first_server_ms is not None else await self._server_ms()
+            deadline = first + 2 * self._window_ms + grace_ms
+            fills = self._earlier_fills_window(first, deadline, sent_at)
         await self._wait_for_kucoin_clock(deadline, client_id)
         found = await self._find(symbol, client_id)
         if found is None:
-            found = await self._find_in_fills(symbol, client_id, signed - self._window_ms - self._margin_ms, deadline)
+            found = await self._find_in_fills(symbol, client_id, *fills)
         if found is not None:
             return self._settled(client_id, found)
         log.info(
@@ -831,6 +837,16 @@ class KuCoinVenue(VenueAdapter):
             client_id,
         )
         return self._settled(client_id, OrderResult(client_id, OrderState.ABSENT))
+
+    def _earlier_fills_window(self, first_ms: int, deadline_ms: int, sent_at: datetime | None) -> tuple[int, int]:
+        """Where an earlier run's order can have filled: around the journal's send time, when there is one
+        (read on this computer's clock, hence the slack), else from just before this run began."""
+        if sent_at is None:
+            return first_ms - 2 * self._window_ms - self._margin_ms, deadline_ms
+        offset = self._clock.now_ms() - int(time.time() * 1000)  # KuCoin's clock − this computer's
+        sent_ms = int(sent_at.timestamp() * 1000) + offset
+        reach = 2 * self._window_ms + self._margin_ms + int(self.settings.lost_order_grace_s * 1000)
+        return sent_ms - reach - EARLIER_RUN_SLACK_MS, min(deadline_ms, sent_ms + reach + EARLIER_RUN_SLACK_MS)
 
     async def _wait_for_kucoin_clock(self, deadline_ms: int, client_id: str) -> None:
         """Until KuCoin's own clock, read fresh, shows `deadline_ms`: never estimated from ours."""

@@ -16,6 +16,7 @@ import threading
 import time
 import types
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -634,6 +635,23 @@ async def test_an_order_of_an_earlier_run_waits_from_this_runs_first_clock_readi
     assert found.state is OrderState.ABSENT
     last = fake.requests_to("GET", "/api/v1/hf/orders/client-order/csearlier")[-1]
     assert last.server_ms - clock.server_ms >= 2 * WINDOW + MARGIN + GRACE * 1000
+    await venue.close()
+
+
+async def test_an_earlier_runs_order_is_looked_for_in_the_fills_around_its_journal_time(fake: FakeKuCoin) -> None:
+    sent_at = datetime.now(UTC)
+    order = {"clientOid": "csbefore", "symbol": "BTC-USDT", "side": "buy", "type": "market", "size": "0.01"}
+    signed(fake, "POST", SPOT_ORDER, order)  # what the earlier run sent just before it stopped
+    fake.hidden_client_oids.add("csbefore")  # and KuCoin's client-id index does not show it
+    venue = await connected(fake)
+
+    found = await venue.lookup("BTC-USDT", "csbefore", sent_at=sent_at)
+
+    assert (found.state, found.filled_qty) == (OrderState.FILLED, D("0.01"))
+    (fills,) = fake.requests_to("GET", "/api/v1/hf/fills")
+    start, end = int(fills.params["startAt"]), int(fills.params["endAt"])
+    assert start <= fake.fills["spot"][-1]["createdAt"] <= end
+    assert end - start < 3 * 60_000  # around the send time, not the whole history
     await venue.close()
 
 
