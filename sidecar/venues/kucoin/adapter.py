@@ -237,7 +237,6 @@ class _Recorder(Interceptor):  # type: ignore[misc]
 class _Sent:
     """An order request as it left: the timestamp it was signed with, and KuCoin's order id once known."""
 
-    symbol: str
     signed_ms: int = 0
     order_id: str = ""
 
@@ -686,7 +685,7 @@ class KuCoinVenue(VenueAdapter):
     # --- VenueAdapter: orders -----------------------------------------------------------------------
 
     def _note_signed(self, order: OrderRequest) -> Callable[[int], None]:
-        sent = self._sent.setdefault(order.client_id, _Sent(order.symbol))
+        sent = self._sent.setdefault(order.client_id, _Sent())
 
         def note(signed_ms: int) -> None:
             sent.signed_ms = max(sent.signed_ms, signed_ms)
@@ -702,8 +701,9 @@ class KuCoinVenue(VenueAdapter):
             if self.futures:
                 return await self._submit_futures(order)
             return await self._submit_spot(order)
-        except Refusal as e:
-            if e.code in RULE_CODES:
+        except (OrderRejected, VenueUnavailable, AuthError) as e:
+            self._sent.pop(order.client_id, None)  # certainly not placed: nothing to look up
+            if isinstance(e, Refusal) and e.code in RULE_CODES:
                 await self._reload_rules_quietly()
             raise
 
@@ -795,7 +795,7 @@ class KuCoinVenue(VenueAdapter):
 
     def _acknowledged(self, client_id: str, order_id: str) -> None:
         if order_id:
-            self._sent.setdefault(client_id, _Sent("")).order_id = order_id
+            self._sent.setdefault(client_id, _Sent()).order_id = order_id
             self._order_ids[order_id] = client_id
             while len(self._order_ids) > KNOWN_ORDERS:
                 del self._order_ids[next(iter(self._order_ids))]  # the oldest: its fills are long past any proof
