@@ -271,7 +271,7 @@ async def test_an_order_answered_with_a_bad_gateway_page_is_unknown(fake: FakeKu
 
 
 async def test_a_read_timeout_on_an_order_is_unknown_and_on_a_read_is_not(fake: FakeKuCoin, venue_of: Any) -> None:
-    venue = await venue_of("futures", request_timeout_s=0.3)
+    venue = await venue_of("futures", request_timeout_s=0.5)
     fake.inject("POST", "/api/v1/orders", Fault(execute=True, stall=3))
     fake.inject("GET", "/api/v1/positions", Fault(stall=3))
 
