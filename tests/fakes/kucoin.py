@@ -516,8 +516,13 @@ class FakeKuCoin:
             for event in (fault.hold, fault.hold_admitted):
                 if event is not None:
                     event.set()
+        # Both hosts at once: each shutdown waits for its server's next poll.
+        stopping = [threading.Thread(target=server.shutdown) for server in self._servers.values()]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
         for server in self._servers.values():
-            server.shutdown()
             server.drop_connections()
             server.server_close()
 
