@@ -49,6 +49,12 @@ def make_venue(settings: Settings) -> VenueAdapter:
 
         overrides = [o.symbol for o in settings.mapping.overrides.values()]
         return BinanceVenue(settings.binance, position_symbols=overrides)
+    if settings.connector == "kucoin":
+        # Imported here: only profiles that use KuCoin load its SDK, after the bridge socket is bound.
+        from sidecar.venues.kucoin import KuCoinVenue
+
+        overrides = [o.symbol for o in settings.mapping.overrides.values()]
+        return KuCoinVenue(settings.kucoin, position_symbols=overrides)
     if settings.connector == "ib":
         # Imported here: ib_async (and numpy under it) is loaded only by profiles that use it.
         from sidecar.venues.ib import IBVenue

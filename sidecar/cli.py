@@ -210,8 +210,11 @@ async def _check(args: argparse.Namespace, settings: Settings, profile_file: Pat
             print(
                 f"  {i.symbol:<12} {i.lot_step:>10f} {i.min_qty:>10f} {i.min_notional:>13f} {i.multiplier:>10f}"
             )
-        traded = {i.symbol for i in shown} | {o.symbol for o in settings.mapping.overrides.values()}
-        for text in await venue.check_warnings(sorted(traded | _journal_symbols(args.profile, mapper))):
+        traded = sorted({i.symbol for i in shown} | {o.symbol for o in settings.mapping.overrides.values()}
+                        | _journal_symbols(args.profile, mapper))  # fmt: skip
+        for label, text in await venue.check_details(traded):
+            print(f"{label:<15}{text}")
+        for text in await venue.check_warnings(traded):
             print(f"Warning        {text}")
     finally:
         await venue.close()

@@ -89,7 +89,22 @@ class BinanceSettings(RestVenueSection):
 
 
 class KuCoinSettings(RestVenueSection):
+    """KuCoin: Spot (the trade account), or Futures (USDT-margined perpetuals, one-way or hedge position mode)."""
+
+    endpoint: Literal["spot", "futures"] = "spot"
+    """"spot" trades the Spot trade account (positions are balances); "futures" trades the linear perpetuals."""
+    api_url: str = ""
+    """Empty = KuCoin's own URL of the endpoint (https://api.kucoin.com, https://api-futures.kucoin.com)."""
     passphrase: SecretStr = EMPTY
+    """The passphrase chosen when the API key was created."""
+    request_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """Seconds to wait for KuCoin's answer; an order without an answer is looked up by its client id."""
+    lost_order_grace_s: float = Field(default=30.0, ge=1, le=600)
+    """Seconds an order whose answer was lost may still take inside KuCoin after its 5 s timestamp window has
+    closed. Only when KuCoin shows no such order after that is it sent again; shorter is riskier."""
+    isolated_leverage: int = Field(default=1, ge=1, le=125)
+    """Futures: leverage of orders that open or add to an isolated-margin position (KuCoin needs one per order;
+    cross-margin orders use the leverage set on KuCoin)."""
 
 
 class KrakenSettings(RestVenueSection):

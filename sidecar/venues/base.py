@@ -99,6 +99,10 @@ class VenueAdapter(ABC):
         """
         return await self.instruments()
 
+    async def check_details(self, traded_symbols: Iterable[str]) -> list[tuple[str, str]]:
+        """Venue-specific lines for `csmc check`, as (label, text): e.g. the margin mode of traded contracts."""
+        return []
+
     async def check_warnings(self, traded_symbols: Iterable[str]) -> list[str]:
         """Account set-up the user should fix though copying works (shown by `csmc check`)."""
         return []
