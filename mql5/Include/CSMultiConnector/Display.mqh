@@ -59,9 +59,12 @@ private:
    void              UpdateTitle(void)
      {
       string version=CSMC_EA_VERSION;
-      string venue=(m_connector!="" ? m_connector : "the venue of profile '"+m_settings.profile+"'");
-      m_title="CSMultiConnector "+version+" "+TextArrow()+" "+venue+" (profile "+m_settings.profile+", port "+
-              IntegerToString(m_settings.port)+")";
+      string port=IntegerToString(m_settings.port);
+      m_title="CSMultiConnector "+version+" "+TextArrow()+" ";
+      if(m_connector!="")
+         m_title+=m_connector+" (profile "+m_settings.profile+", port "+port+")";
+      else
+         m_title+="the venue of profile "+m_settings.profile+" (port "+port+")";
      }
    //--- the Experts log, if 'Duplicate log messages to the Expert Log' is on
    void              Log(const string text)
