@@ -95,6 +95,9 @@ private:
       bool copying=doc.GetBool(body,"copying",false);
       long mismatches=doc.GetInt(body,"mismatches",0);
       string detail=doc.GetStr(body,"detail","");
+      //--- the reason may already be shown in full below the status, as a critical alert
+      if(detail!="" && m_display.Notice()!="" && StringFind(m_display.Notice(),detail)>=0)
+         detail="see below";
       string line;
       if(!venue_connected)
          line="Venue: not connected"+(detail!="" ? " "+TextDash()+" "+detail : "");
@@ -159,6 +162,9 @@ private:
          return;
         }
       string reason=DownReason();
+      //--- a problem already shown in full below the status is not repeated in this line
+      if(reason!="" && reason==m_display.Notice())
+         reason="see below";
       long wait=SecondsToNextAttempt();
       m_display.SetConnection("Sidecar: not connected"+(reason!="" ? " "+TextDash()+" "+reason : "")+
                               (wait>0 ? " (next attempt in "+IntegerToString(wait)+" s)" : ""));
@@ -258,8 +264,8 @@ public:
         {
          //--- a backtest must not start the live profile's sidecar nor take its port: nothing is started
          m_in_tester=true;
-         string text="CSMultiConnector copies positions only on a live chart. In the Strategy Tester it starts "+
-                     "no sidecar and connects to nothing.";
+         string text="The EA copies positions only on a live chart: in the Strategy Tester it starts no "+
+                     "sidecar and connects to nothing.";
          m_display.SetConnection("Idle in the Strategy Tester");
          m_display.SetNotice(text);
          m_display.Note(text);

@@ -167,6 +167,7 @@ public:
 
    void              SetConnection(const string text) { m_connection=text; Render(); }
    void              SetNotice(const string text) { m_notice=text; Render(); }
+   string            Notice(void) const { return(m_notice); }
    void              SetCopying(const string text,const bool healthy)
      {
       m_copying=text;
