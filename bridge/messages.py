@@ -115,7 +115,8 @@ class Hello(Body):
     versions: list[int] = Field(min_length=1, max_length=16)
     ea_version: Annotated[str, StringConstraints(max_length=32)]
     account: Account
-    connector: Literal["ib", "binance", "kucoin", "kraken", "paper"]
+    connector: Literal["ib", "binance", "kucoin", "kraken", "paper"] | None = None
+    """The venue the EA's Connector input names; None leaves it to the sidecar's profile (the source of truth)."""
     profile: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
     magic_filter: list[Magic] = Field(default_factory=list, max_length=256)
     stop_on_critical: bool = False

@@ -23,12 +23,12 @@ from bridge.magic import passes
 from bridge.messages import AlertMsg, Bye, InstrumentStatus, RequestSnapshot, Snapshot, Status, Welcome
 from bridge.server import BridgeServer, Session
 from bridge.token import SessionToken
-from sidecar import __version__
+from sidecar import __version__, paths
 from sidecar.config import Connector, Settings
 from sidecar.engine import CopyMode, SyncEngine
 from sidecar.errors import AuthError, ConfigError, VenueError
 from sidecar.journal import Journal
-from sidecar.logs import REDACT, EaMirrorHandler
+from sidecar.logs import REDACT, EaMirrorHandler, set_max_log_size
 from sidecar.mapping import SymbolMapper, SymbolOverride
 from sidecar.model import Instrument, MarginMode, PositionMode
 from sidecar.venues.base import VenueAdapter
@@ -139,6 +139,7 @@ class Sidecar:
         self._stop = asyncio.Event()
         self._last_contact = time.monotonic()
         self._mirror = EaMirrorHandler(self._mirror_to_ea)
+        self._max_log_mb = settings.log.max_log_file_mb
         REDACT.add(options.token.value, *settings.secret_values())
 
     # --- running ----------------------------------------------------------------------------------
@@ -298,18 +299,14 @@ class Sidecar:
 
     async def on_hello(self, session: Session) -> Welcome:
         hello = session.hello
-        if hello.connector != self.options.connector:
-            raise ProtocolError(
-                "invalid",
-                f"the EA asks for connector {hello.connector} but this sidecar runs {self.options.connector}: "
-                f"restart the sidecar or change the EA's Connector input",
-                "hello",
-            )
+        if hello.connector is not None and hello.connector != self.options.connector:
+            raise ProtocolError("invalid", self._connector_mismatch(hello.connector), "hello")
         if self.active is not None and self.active.sid != session.sid:
             log.info("EA session %s replaces %s", session.sid, self.active.sid)
             await self.server.drop(self.active.sid, f"replaced by EA session {session.sid}: one EA per sidecar")
         self.active = session
         self._mirror.info_messages = hello.logging.info_messages
+        self._apply_max_log_size(hello.logging.max_log_mb)
         log.info(
             "EA %s connected: account %s on %s (%s), magic filter %s",
             hello.ea_version,
@@ -332,6 +329,23 @@ class Sidecar:
             timeout_ms=self.server.timeout_ms,
             max_frame=self.server.max_frame,
         )
+
+    def _connector_mismatch(self, asked: str) -> str:
+        # The profile holds the venue's keys and settings, so it decides; an EA input never switches the venue.
+        profile = paths.profile_path(self.options.profile)
+        return (
+            f"the EA's Connector input is {asked}, but this sidecar copies to {self.options.connector} with profile "
+            f"'{self.options.profile}' ({profile}). Nothing is copied until they agree: set the EA's Connector input "
+            f"to 'As in the sidecar profile', or write connector = \"{asked}\" in that profile and start the "
+            f"sidecar again."
+        )
+
+    def _apply_max_log_size(self, max_mb: int) -> None:
+        if max_mb == self._max_log_mb:
+            return
+        self._max_log_mb = max_mb
+        for path in set_max_log_size(max_mb):
+            log.info("the log file %s is now rotated at %d MB (the EA's 'Max log file size' input)", path, max_mb)
 
     async def _tell_fatal(self, session: Session) -> None:
         # The venue failed for good before this EA connected: the EA would otherwise never hear why.

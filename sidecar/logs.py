@@ -78,6 +78,16 @@ def setup_logging(
     return path
 
 
+def set_max_log_size(max_mb: int) -> list[Path]:
+    """Rotate the `csmc` log files at `max_mb` from now on (the EA's "Max log file size" input); their paths."""
+    changed = []
+    for handler in logging.getLogger("csmc").handlers:
+        if isinstance(handler, RotatingFileHandler):
+            handler.maxBytes = max_mb * 1024 * 1024
+            changed.append(Path(handler.baseFilename))
+    return changed
+
+
 class EaMirrorHandler(logging.Handler):
     """Sends info, warnings and errors to the EA, as its Logging inputs ask (PROTOCOL.md, `alert`)."""
 

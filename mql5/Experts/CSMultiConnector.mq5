@@ -20,7 +20,7 @@ input bool   InpDuplicateToExpertLog = true;        // Duplicate log messages to
 input bool   InpPrintInfoMessages = true;           // Print information messages to the Expert Log
 input int    InpMaxLogFileMb = 20;                  // Max log file size in MB
 input group "Connector"
-input ENUM_CSMC_CONNECTOR InpConnector = CONNECTOR_PAPER; // Connector
+input ENUM_CSMC_CONNECTOR InpConnector = CONNECTOR_PROFILE; // Connector (must agree with the profile)
 input string InpProfile = "default";                // Sidecar profile name
 input group "Sidecar"
 input bool   InpStartSidecar = true;                // Start the sidecar automatically

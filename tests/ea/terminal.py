@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -79,9 +80,57 @@ class EaRun:
         return table
 
     def orders(self) -> int:
+        return len(self.order_ids())
+
+    def order_ids(self) -> list[str]:
+        """The client ids of every order the Paper venue received."""
         if not self.paper_state.exists():
-            return 0
-        return len(json.loads(self.paper_state.read_text(encoding="utf-8")).get("orders", {}))
+            return []
+        return list(json.loads(self.paper_state.read_text(encoding="utf-8")).get("orders", {}))
+
+    def chart_rows(self) -> dict[str, Decimal | str]:
+        """The venue column of the last chart's instrument rows, keyed like venue(): SYMBOL or SYMBOL:leg."""
+        return chart_rows(self.last_comment())
+
+    def chart_matches_venue(self) -> bool:
+        rows = self.chart_rows()
+        shown = {key: value for key, value in rows.items() if value != 0}
+        return shown == self.venue() and all(key in rows for key in self.venue())
+
+
+ROW_RE = re.compile(r"^  (?P<symbol>\S+)(?: (?P<leg>long|short))? \S+ .*?: MT5 \S+, venue (?P<venue>[^,\s]+)")
+
+
+def chart_rows(chart: str) -> dict[str, Decimal | str]:
+    """Instrument rows as the EA writes them (Display.mqh): "  SYMBOL[ leg] <- SOURCES: MT5 T, venue V ..."."""
+    rows: dict[str, Decimal | str] = {}
+    for line in chart.splitlines():
+        match = ROW_RE.match(line)
+        if match is None:
+            continue
+        key = match["symbol"] + (f":{match['leg']}" if match["leg"] else "")
+        try:
+            rows[key] = Decimal(match["venue"])
+        except ArithmeticError:
+            rows[key] = match["venue"]
+    return rows
+
+
+def quiet_scenario(**changes: Any) -> dict[str, Any]:
+    """A netting account with one symbol and an idle timeline, for the set-up problems; `changes` are merged."""
+    scenario = load_scenario("netting")
+    scenario["timeline"] = [{"do": "wait", "seconds": 2.5}]
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(scenario.get(key), dict):
+            scenario[key] = {**scenario[key], **value}
+        else:
+            scenario[key] = value
+    return scenario
+
+
+def assert_healthy(run: EaRun) -> None:
+    assert run.failure is None, f"the EA failed: {run.failure}\n{run.everything()}"
+    assert run.result["init_result"] == 0
 
 
 @dataclass
@@ -94,6 +143,9 @@ class Terminal:
     position_mode: str = "one_way"
     port: int = field(default_factory=free_port)
     bridge: str = "heartbeat_ms = 500\ntimeout_ms = 3000\norphan_exit_s = 20\n"
+    connector: str = "paper"
+    venue_settings: str = ""
+    """More TOML for the profile, e.g. a [binance] section for connector = "binance"."""
 
     @property
     def paper_state(self) -> Path:
@@ -101,10 +153,18 @@ class Terminal:
 
     def write_profile(self) -> None:
         write_private(
-            self.home / "config" / "profiles" / f"{self.profile}.toml",
-            f'connector = "paper"\n[paper]\nposition_mode = "{self.position_mode}"\n'
-            f'state_file = "{self.paper_state}"\n[bridge]\n{self.bridge}',
+            self.profile_file,
+            f'connector = "{self.connector}"\n[paper]\nposition_mode = "{self.position_mode}"\n'
+            f'state_file = "{self.paper_state}"\n[bridge]\n{self.bridge}{self.venue_settings}',
         )
+
+    @property
+    def profile_file(self) -> Path:
+        return self.home / "config" / "profiles" / f"{self.profile}.toml"
+
+    @property
+    def sidecar_log(self) -> Path:
+        return self.home / "logs" / f"run-{self.profile}.log"
 
     def env(self) -> dict[str, str]:
         return dict(

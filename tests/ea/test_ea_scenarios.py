@@ -7,59 +7,38 @@ them to the Paper venue, and the test reads the venue's state file and what the 
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import shutil
 import socket
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 import zmq
 
 from bridge.codec import decode
 from bridge.messages import Hello, Snapshot
-from tests.ea.terminal import ROOT, Terminal, build, load_scenario
+from tests.ea.demo import run_demo
+from tests.ea.terminal import (
+    ROOT,
+    EaRun,
+    Terminal,
+    assert_healthy,
+    build,
+    chart_rows,
+    load_scenario,
+    quiet_scenario,
+)
 
 pytestmark = pytest.mark.slow
 
 MQL5_ROOT = ROOT / "mql5"
 HANDLER_LIMIT_MS = 50.0
 INIT_PARAMETERS_INCORRECT = 32767
-
-
-@pytest.fixture(scope="session")
-def harness() -> Path:
-    completed = build()
-    if completed.returncode != 0:
-        pytest.fail(f"the EA does not compile:\n{completed.stdout}{completed.stderr}", pytrace=False)
-    binary = ROOT / "build" / "ea" / "ea-harness"
-    assert binary.exists()
-    return binary
-
-
-@pytest.fixture
-def terminal(harness: Path, tmp_path: Path) -> Terminal:
-    return Terminal(harness, tmp_path / "home")
-
-
-def quiet_scenario(**changes: Any) -> dict[str, Any]:
-    """A netting account with one symbol and an idle timeline, for the set-up problems."""
-    scenario = load_scenario("netting")
-    scenario["timeline"] = [{"do": "wait", "seconds": 2.5}]
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(scenario.get(key), dict):
-            scenario[key] = {**scenario[key], **value}
-        else:
-            scenario[key] = value
-    return scenario
-
-
-def assert_healthy(run: Any) -> None:
-    assert run.failure is None, f"the EA failed: {run.failure}\n{run.everything()}"
-    assert run.result["init_result"] == 0
 
 
 # --- copying -----------------------------------------------------------------------------------------
@@ -72,7 +51,18 @@ def test_netting_account_open_add_partial_close_reverse_close(terminal: Terminal
     assert run.venue() == {}
     # +0.10, +0.05 EURUSD, +0.25 BTC, −0.05, −0.30 (reversal), +0.20, −0.25: one order each, XAUUSD never
     assert run.orders() == 7
+    assert_the_end_is_told_truly(run)
+
+
+def assert_the_end_is_told_truly(run: EaRun, every_order: bool = True) -> None:
+    """The last chart shows what the venue holds, and the EA's log names every order the venue received."""
+    assert run.chart_matches_venue(), f"chart:\n{run.last_comment()}\nvenue: {run.venue()}"
     assert "in sync" in run.last_comment(), run.last_comment()
+    if not every_order:
+        return
+    printed = "\n".join(run.texts("print"))
+    missing = [order for order in run.order_ids() if f"order {order}:" not in printed]
+    assert not missing, f"orders the EA never showed: {missing}"
 
 
 def test_hedging_account_keeps_long_and_short_legs_and_copies_close_by(terminal: Terminal) -> None:
@@ -84,6 +74,26 @@ def test_hedging_account_keeps_long_and_short_legs_and_copies_close_by(terminal:
     # long +10000, short +4000, long −3000, close-by (long −4000, short −4000), long −3000; the trade of
     # EA #4242 is outside the (empty = by hand) filter, so the venue never saw it
     assert run.orders() == 6
+    assert_the_end_is_told_truly(run)
+
+
+def test_make_demo_ends_with_the_chart_showing_what_the_venue_holds(
+    harness: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_demo(harness, tmp_path)
+
+    out = capsys.readouterr().out
+    ends = out.split("The EA's chart showed at the end:\n")[1:]
+    assert len(ends) == 2, out
+    for end in ends:
+        lines = end.splitlines()
+        chart = "\n".join(line[4:] for line in itertools.takewhile(lambda line: line.startswith("    "), lines))
+        venue_line = next(line for line in lines if line.startswith("  Paper venue now holds: "))
+        held = venue_line.removeprefix("  Paper venue now holds: ")
+        venue = {} if held == "nothing" else {k: Decimal(v) for k, v in (p.split(" ") for p in held.split(", "))}
+        assert {k: v for k, v in chart_rows(chart).items() if v != 0} == venue, end
+        assert "in sync" in chart
+        assert re.search(r"The EA showed all \d+ orders the venue received", end), end
 
 
 def test_the_ea_starts_the_sidecar_again_after_it_was_killed(terminal: Terminal) -> None:
@@ -91,6 +101,8 @@ def test_the_ea_starts_the_sidecar_again_after_it_was_killed(terminal: Terminal)
 
     assert_healthy(run)
     assert run.venue() == {"BTCUSD": Decimal("-0.40")}
+    # the killed sidecar may have placed an order it could not report any more
+    assert_the_end_is_told_truly(run, every_order=False)
     launches = run.texts("shell")
     assert len(launches) >= 2, launches
     assert all("--token-file" in line and f"--port {terminal.port}" in line for line in launches)
@@ -116,7 +128,7 @@ def test_no_sidecar_and_none_startable_is_explained_on_the_chart(terminal: Termi
     assert_healthy(run)
     comment = run.last_comment()
     assert "could not be started" in comment
-    assert f"run --port {terminal.port} --connector paper" in comment
+    assert f"run --port {terminal.port} --profile {terminal.profile} --token-file" in comment
     # a retry loop shows the same problem once, not every few seconds
     assert len([a for a in run.texts("alert") if "could not be started" in a]) == 1
 
@@ -136,6 +148,59 @@ def test_a_missing_allowed_url_says_exactly_what_to_add(terminal: Terminal) -> N
 
     assert_healthy(run)
     assert "Add 127.0.0.1 to Tools → Options → Expert Advisors" in run.last_comment()
+    assert "listening" not in run.last_comment()  # 4014 has one cause only
+    assert not run.texts("shell")  # a sidecar would not be reachable either
+
+
+def test_any_other_connect_error_names_both_causes(terminal: Terminal) -> None:
+    """MT5 may refuse an address missing from its list with another code than 4014."""
+    blocked = {"allowed_urls": [], "not_allowed_error": 5272}
+    run = terminal.run(quiet_scenario(terminal=blocked, inputs={"InpStartSidecar": "false"}))
+
+    assert_healthy(run)
+    comment = run.last_comment()
+    assert (
+        f"no sidecar is listening on 127.0.0.1:{terminal.port}, or MetaTrader does not allow the EA to connect there "
+        "(error 5272)" in comment
+    )
+    hint = "add 127.0.0.1 to Tools → Options → Expert Advisors → 'Allow WebRequest for listed URL'"
+    assert any(hint in line and "Start the sidecar: " in line for line in run.texts("print")), run.texts("print")
+
+
+def test_a_started_sidecar_that_never_answers_is_reported_with_both_causes(terminal: Terminal) -> None:
+    blocked = {"allowed_urls": [], "not_allowed_error": 5272}
+    # attempts at 0 s (start), 0.5, 1.5, 3.5 and 7.5 s (start again: the first start had 5 s to answer)
+    run = terminal.run(quiet_scenario(terminal=blocked, timeline=[{"do": "wait", "seconds": 8.5}]))
+
+    assert_healthy(run)
+    assert len(run.texts("shell")) == 2, run.texts("shell")
+    told = [a for a in run.texts("alert") if "does not accept connections" in a]
+    assert len(told) == 1, run.texts("alert")
+    assert "may have stopped" in told[0] and "may not allow the EA to connect to 127.0.0.1" in told[0]
+
+
+@pytest.mark.parametrize("mode", ["tester", "optimization", "visual"])
+def test_in_the_strategy_tester_the_ea_starts_nothing_and_connects_nowhere(terminal: Terminal, mode: str) -> None:
+    listener = socket.create_server(("127.0.0.1", terminal.port))
+    listener.settimeout(0.1)
+    spec = quiet_scenario(terminal={"mode": mode})
+    spec["timeline"] = [{"do": "deal", "symbol": "EURUSD.m", "side": "buy", "volume": "0.10"},
+                        {"do": "wait", "seconds": 1.5}]  # fmt: skip
+    try:
+        run = terminal.run(spec)
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
+
+    assert_healthy(run)
+    assert not run.texts("shell")
+    assert not (run.data_dir / "MQL5" / "Files" / "CSMultiConnector").exists()  # no token file either
+    told = [p for p in run.texts("print") if "only on a live chart" in p]
+    assert len(told) == 1, run.texts("print")
+    assert not run.texts("alert")
+    if mode == "visual":
+        assert "only on a live chart" in run.last_comment()
 
 
 def test_a_bad_magic_filter_stops_the_ea_from_starting(terminal: Terminal) -> None:
@@ -155,6 +220,49 @@ def test_a_critical_refusal_removes_the_ea_when_asked_to(terminal: Terminal) -> 
     assert run.failure is None
     assert run.result["removed_by_ea"] is True
     assert any("hedge position mode" in a for a in run.texts("alert"))
+
+
+# --- which venue: the profile decides -----------------------------------------------------------------
+
+
+def test_the_profile_names_the_venue_when_the_ea_leaves_it_to_the_profile(terminal: Terminal) -> None:
+    """A trader whose profile says binance copies to Binance, never to Paper because of an EA default."""
+    terminal.connector = "binance"
+    terminal.venue_settings = f'[binance]\napi_url = "http://127.0.0.1:{terminal.port + 1}/api"\n'
+    spec = quiet_scenario(timeline=[{"do": "deal", "symbol": "EURUSD.m", "side": "buy", "volume": "0.10"},
+                                    {"do": "wait", "seconds": 3}])  # fmt: skip
+    run = terminal.run(spec)
+
+    assert_healthy(run)
+    launched = run.texts("shell")
+    assert launched and all("--connector" not in line for line in launched)
+    assert run.last_comment().startswith("CSMultiConnector 1.00 → binance (profile ea-test"), run.last_comment()
+    assert any("Binance" in a for a in run.texts("alert"))  # it tried Binance: no keys in this profile
+    assert not terminal.paper_state.exists()
+
+
+def test_an_ea_input_that_names_another_venue_than_the_profile_is_refused(terminal: Terminal) -> None:
+    spec = quiet_scenario(inputs={"InpConnector": "CONNECTOR_BINANCE"},
+                          timeline=[{"do": "deal", "symbol": "EURUSD.m", "side": "buy", "volume": "0.10"},
+                                    {"do": "wait", "seconds": 3}])  # fmt: skip
+    run = terminal.run(spec)
+
+    assert_healthy(run)
+    told = [a for a in run.texts("alert") if "Connector input" in a]
+    assert len(told) == 1, run.texts("alert")  # told once, although the EA keeps trying
+    for shown in (told[0], run.last_comment()):
+        assert "the EA's Connector input is binance, but this sidecar copies to paper with profile 'ea-test'" in shown
+        assert str(terminal.profile_file) in shown
+    assert run.orders() == 0
+
+
+@pytest.mark.parametrize("max_mb", [1, 7])
+def test_the_max_log_file_size_input_sets_the_sidecar_rotation(terminal: Terminal, max_mb: int) -> None:
+    run = terminal.run(quiet_scenario(inputs={"InpMaxLogFileMb": str(max_mb)}))
+
+    assert_healthy(run)
+    log = terminal.sidecar_log.read_text(encoding="utf-8")
+    assert f"{terminal.sidecar_log} is now rotated at {max_mb} MB (the EA's 'Max log file size' input)" in log
 
 
 # --- peers that are not a sidecar --------------------------------------------------------------------
@@ -304,6 +412,21 @@ def test_a_syntax_error_in_any_mql5_file_fails_the_build(tmp_path: Path, relativ
 
     assert completed.returncode != 0
     assert str(relative.name) in completed.stdout + completed.stderr
+
+
+@pytest.mark.parametrize("relative", MQL5_FILES, ids=str)
+def test_a_non_ascii_character_in_any_mql5_file_fails_the_build(tmp_path: Path, relative: Path) -> None:
+    """Every MetaEditor must read the sources alike: plain ASCII, or a byte-order mark (see the mql5 README)."""
+    root = tmp_path / "mql5"
+    shutil.copytree(MQL5_ROOT, root)
+    changed = root / relative
+    lines = changed.read_text(encoding="utf-8").count("\n")
+    changed.write_text(changed.read_text(encoding="utf-8") + "// caf\u00e9\n", encoding="utf-8")
+
+    completed = build(tmp_path / "out", root, syntax_only=True)
+
+    assert completed.returncode != 0
+    assert f"{relative.name}:{lines + 1}: error: non-ASCII character 'é'" in completed.stdout + completed.stderr
 
 
 def test_every_mql5_file_is_part_of_the_build() -> None:

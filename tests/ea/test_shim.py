@@ -360,9 +360,23 @@ def test_terminal_account_and_symbol_information(harness: Path, tmp_path: Path) 
     assert run.value("Program") == "true 0 0 true false"
     assert run.value("UninitializeReason") == "0 IsStopped=false"
     assert run.value("UserError") == "65539"
-    # Comment is recorded whenever the chart text changes, with its full text.
-    assert run.texts("comment") == ["line one\nline two", "count 5"]
+    # Comment is recorded whenever the chart text changes, with the text MT5 shows: at most 2045 characters.
+    assert run.texts("comment") == ["line one\nline two", "count 5", "x" * 2045]
     assert run.texts("alert") == ["alert 1 raised"]
+    assert run.value("Tester") == "000"
+    assert run.value("Socket") == "true 0"
+
+
+@pytest.mark.parametrize(
+    ("mode", "flags", "comments"),
+    [("tester", "100", 3), ("visual", "101", 3), ("optimization", "110", 0)],
+)
+def test_the_strategy_tester_modes(harness: Path, tmp_path: Path, mode: str, flags: str, comments: int) -> None:
+    run = run_scenario(harness, tmp_path, scenario("CASE_INFO", terminal={"mode": mode}))
+    assert run.failure is None
+    assert run.value("Tester") == flags  # MQL_TESTER, MQL_OPTIMIZATION, MQL_VISUAL_MODE
+    assert run.value("Socket") == "false 4014"  # no network functions in the tester
+    assert len(run.texts("comment")) == comments  # Comment does nothing while optimising
 
 
 def test_files_stay_in_the_sandbox_and_are_private(harness: Path, tmp_path: Path) -> None:
@@ -429,10 +443,23 @@ class PingServer:
             self.listener.close()
 
 
-def test_sockets_against_a_tcp_server(harness: Path, tmp_path: Path) -> None:
+SOCKET_TERMINALS = {
+    "plain": ({}, {}),
+    # MT5 answers 1 for an empty buffer and leaves the real check to the next read; and an address outside the
+    # allowed list may be refused with another code than 4014
+    "speculative": (
+        {"speculative_readable": True, "not_allowed_error": 5272},
+        {"ReadableBefore": "1", "NotAllowed": "false 5272", "ReadableAfterAll": "1"},
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", SOCKET_TERMINALS)
+def test_sockets_against_a_tcp_server(harness: Path, tmp_path: Path, kind: str) -> None:
+    terminal, differences = SOCKET_TERMINALS[kind]
     server = PingServer()
     inputs = {"InpCase": "CASE_SOCKETS", "InpPort": server.port, "InpRefusedPort": free_port()}
-    run = run_scenario(harness, tmp_path, scenario("CASE_SOCKETS", inputs=inputs))
+    run = run_scenario(harness, tmp_path, scenario("CASE_SOCKETS", inputs=inputs, terminal=terminal))
     server.thread.join(timeout=RUN_TIMEOUT)
     assert server.problem is None
     assert run.failure is None
@@ -447,13 +474,14 @@ def test_sockets_against_a_tcp_server(harness: Path, tmp_path: Path) -> None:
         "Readable": "6",
         "Read4": "4 pong 4",  # the dynamic buffer is sized to what was read
         "ReadRest": "2 42",
+        "ReadableAfterAll": "0",
         "ReadTimeout": "-1 5273 true true",  # nothing arrived in time; the connection stays up
         "SentFixed": "4",
         "PeerClosed": "true",
         "ReadAfterClose": "-1 5273",
         "Close": "true false",
         "TooMany": "128 -1 5271",
-    }
+    } | differences
     assert {key: run.value(key) for key in expected} == expected
 
 

@@ -245,15 +245,35 @@ def test_missing_expert_is_an_error(tmp_path: Path) -> None:
     assert [error.message for error in translation.errors] == ["the expert's source file does not exist"]
 
 
-def test_utf16_and_ansi_sources_are_read(tmp_path: Path) -> None:
+def test_sources_with_a_byte_order_mark_are_read_as_unicode(tmp_path: Path) -> None:
     root = tmp_path / "mql5"
     (root / "Include").mkdir(parents=True)
     (root / "Include" / "Wide.mqh").write_bytes('string a = "€";\r\n'.encode("utf-16"))
-    (root / "Include" / "Ansi.mqh").write_bytes('string b = "é";\r\n'.encode("cp1252"))
+    (root / "Include" / "Marked.mqh").write_bytes('// ü\nstring b = "→";\n'.encode("utf-8-sig"))
+    (root / "Include" / "Ascii.mqh").write_bytes(b'string c = "plain";\r\n')
     translation = translate_tree(root, tmp_path / "out", None)
     assert translation.errors == []
     assert (tmp_path / "out" / "Include" / "Wide.mqh").read_text(encoding="utf-8").split("\n")[2] == 'string a = "€";'
-    assert (tmp_path / "out" / "Include" / "Ansi.mqh").read_text(encoding="utf-8").split("\n")[2] == 'string b = "é";'
+    assert (tmp_path / "out" / "Include" / "Marked.mqh").read_text(encoding="utf-8").split("\n")[3] == 'string b = "→";'
+
+
+@pytest.mark.parametrize(
+    ("raw", "line", "shown"),
+    [
+        ('int a;\nstring b = "a → b";\n'.encode(), 2, "'→' (U+2192)"),  # UTF-8 without a byte-order mark
+        ("// ok\n// café\n".encode("cp1252"), 2, "'é' (U+00E9)"),  # the ANSI code page, even in a comment
+    ],
+    ids=["utf-8", "ansi"],
+)
+def test_non_ascii_text_without_a_byte_order_mark_is_refused(tmp_path: Path, raw: bytes, line: int, shown: str) -> None:
+    root = tmp_path / "mql5"
+    (root / "Include").mkdir(parents=True)
+    (root / "Include" / "Bare.mqh").write_bytes(raw)
+    translation = translate_tree(root, tmp_path / "out", None)
+    assert [(error.line, error.message.split(":")[0]) for error in translation.errors] == [
+        (line, f"non-ASCII character {shown} in a file without a byte-order mark")
+    ]
+    assert "ShortToString(0x" in translation.errors[0].message
 
 
 def test_every_translation_starts_from_an_empty_output(tmp_path: Path) -> None:

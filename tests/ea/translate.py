@@ -120,6 +120,9 @@ def shown(path: Path) -> str:
         return str(resolved)
 
 
+BYTE_ORDER_MARKS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
 def read_source(path: Path) -> list[str]:
     raw = path.read_bytes()
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -131,6 +134,27 @@ def read_source(path: Path) -> list[str]:
             # MetaEditor also saves in the Windows ANSI code page.
             text = raw.decode("cp1252")
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def encoding_problem(path: Path, lines: list[str]) -> tuple[int, str] | None:
+    """A non-ASCII character in a file without a byte-order mark: (line, message), else None.
+
+    MetaEditor reads a file with a byte-order mark as UTF-8 or UTF-16; how it reads one without is not
+    documented (the local ANSI code page, as far as is known), so such a file must be plain ASCII to read the
+    same everywhere.
+    """
+    if path.read_bytes().startswith(BYTE_ORDER_MARKS):
+        return None
+    for number, line in enumerate(lines, start=1):
+        for char in line:
+            if ord(char) > 0x7F:
+                code = f"{ord(char):04X}"
+                return number, (
+                    f"non-ASCII character '{char}' (U+{code}) in a file without a byte-order mark: MetaEditor may "
+                    f"read it in another code page and garble it. Build the character from its code (e.g. "
+                    f"ShortToString(0x{code})) or save the file as UTF-8 with a byte-order mark"
+                )
+    return None
 
 
 def mask_code(lines: list[str]) -> list[str]:
@@ -503,6 +527,9 @@ def translate_tree(root: Path, out: Path, expert: Path | None = None) -> Transla
     for path in sorted(p for p in root.rglob("*") if p.suffix in SOURCE_SUFFIXES and p.is_file()):
         relative = path.relative_to(root)
         source = SourceFile(relative, shown(path), read_source(path))
+        problem = encoding_problem(path, source.lines)
+        if problem is not None:
+            errors.append(TranslationError(source.shown_path, *problem))
         translator = FileTranslator(source)
         translator.run()
         errors += translator.errors

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.logs import MASK, REDACT, EaMirrorHandler, Redactor, setup_logging
+from sidecar.logs import MASK, REDACT, EaMirrorHandler, Redactor, set_max_log_size, setup_logging
 from tests.secrets import TEST_SECRETS, find_secrets
 
 Sent = tuple[str, str, bool, str]
@@ -166,6 +166,21 @@ def test_log_file_rotates_at_the_size_limit(tmp_path: Path, csmc_logger: logging
         assert f.stat().st_size <= 1024 * 1024 + record_size, f.name
     assert f"record {count - 1:05d} " in path.read_text(encoding="utf-8")
     assert f"record {count - 1:05d} " not in (path.parent / "sidecar.log.1").read_text(encoding="utf-8")
+
+
+def test_the_rotation_size_can_change_while_the_sidecar_runs(tmp_path: Path, csmc_logger: logging.Logger) -> None:
+    """The EA's 'Max log file size' input arrives with its hello, after the log file was opened."""
+    path = setup_logging(tmp_path / "logs", max_mb=20, console=False, name="run-live")
+    log = logging.getLogger("csmc.test.resize")
+    filler = "y" * 1000
+
+    assert set_max_log_size(1) == [path]
+    for i in range(1536):
+        log.info("record %05d %s", i, filler)
+    _flush(csmc_logger)
+
+    assert (path.parent / "run-live.log.1").exists()  # rotated at 1 MB, far below the 20 MB it was opened with
+    assert path.stat().st_size <= 1024 * 1024 + 1100
 
 
 def test_setup_logging_replaces_its_previous_handlers(tmp_path: Path, csmc_logger: logging.Logger) -> None:

@@ -58,6 +58,7 @@ private:
    ulong             m_last_snapshot;
    string            m_last_table_error;
    bool              m_removing;
+   bool              m_in_tester;      // the Strategy Tester: sockets do not work there, so the EA stays idle
 
    //--- sends the current table now; an unreadable table is skipped, never sent in part
    void              SendSnapshot(const string reason)
@@ -94,18 +95,21 @@ private:
       bool copying=doc.GetBool(body,"copying",false);
       long mismatches=doc.GetInt(body,"mismatches",0);
       string detail=doc.GetStr(body,"detail","");
+      //--- the reason may already be shown in full below the status, as a critical alert
+      if(detail!="" && m_display.Notice()!="" && StringFind(m_display.Notice(),detail)>=0)
+         detail="see below";
       string line;
       if(!venue_connected)
-         line="Venue: not connected"+(detail!="" ? " — "+detail : "");
+         line="Venue: not connected"+(detail!="" ? " "+TextDash()+" "+detail : "");
       else if(!copying)
          line="Not copying"+(detail!="" ? ": "+detail : " yet");
       else
         {
          line="Copying ("+m_mode+" mode)";
          if(doc.GetStr(body,"last_sync_ms","")!="")
-            line+=" · last sync "+TimeToString((datetime)(doc.GetInt(body,"last_sync_ms",0)/1000),
+            line+=" "+TextDot()+" last sync "+TimeToString((datetime)(doc.GetInt(body,"last_sync_ms",0)/1000),
                                                TIME_DATE|TIME_SECONDS)+" UTC";
-         line+=(mismatches==0 ? " · in sync" : " · "+IntegerToString(mismatches)+" mismatch(es)");
+         line+=" "+TextDot()+(mismatches==0 ? " in sync" : " "+IntegerToString(mismatches)+" mismatch(es)");
         }
       m_display.ClearRows();
       int list=doc.Member(body,"instruments");
@@ -158,8 +162,11 @@ private:
          return;
         }
       string reason=DownReason();
+      //--- a problem already shown in full below the status is not repeated in this line
+      if(reason!="" && reason==m_display.Notice())
+         reason="see below";
       long wait=SecondsToNextAttempt();
-      m_display.SetConnection("Sidecar: not connected"+(reason!="" ? " — "+reason : "")+
+      m_display.SetConnection("Sidecar: not connected"+(reason!="" ? " "+TextDash()+" "+reason : "")+
                               (wait>0 ? " (next attempt in "+IntegerToString(wait)+" s)" : ""));
      }
 
@@ -168,8 +175,9 @@ protected:
      {
       m_display.ProblemSolved();
       m_display.SetNotice("");
-      m_display.Info("connected to sidecar "+sidecar_version+" on port "+IntegerToString(m_settings.port)+" ("+
-                     m_mode+" mode)");
+      m_display.SetConnector(m_connector);
+      m_display.Info("connected to sidecar "+sidecar_version+" on port "+IntegerToString(m_settings.port)+", "+
+                     "copying to "+m_connector+" ("+m_mode+" mode)");
       SendSnapshot("connect");
       UpdateConnectionLine();
      }
@@ -217,7 +225,7 @@ protected:
      }
 
 public:
-                     CCopier(void) : m_last_snapshot(0), m_removing(false)
+                     CCopier(void) : m_last_snapshot(0), m_removing(false), m_in_tester(false)
      {
       m_due="";
       m_last_table_error="";
@@ -246,6 +254,23 @@ public:
          m_display.Critical("Sidecar port: choose a number from 1024 to 65535 (for example 5555).");
          return(INIT_PARAMETERS_INCORRECT);
         }
+      if(settings.max_log_mb<1 || settings.max_log_mb>CSMC_MAX_LOG_MB_LIMIT)
+        {
+         m_display.Critical("Max log file size in MB: choose a number from 1 to "+
+                            IntegerToString(CSMC_MAX_LOG_MB_LIMIT)+" (for example 20).");
+         return(INIT_PARAMETERS_INCORRECT);
+        }
+      if(MQLInfoInteger(MQL_TESTER)!=0)
+        {
+         //--- a backtest must not start the live profile's sidecar nor take its port: nothing is started
+         m_in_tester=true;
+         string text="The EA copies positions only on a live chart: in the Strategy Tester it starts no "+
+                     "sidecar and connects to nothing.";
+         m_display.SetConnection("Idle in the Strategy Tester");
+         m_display.SetNotice(text);
+         m_display.Note(text);
+         return(INIT_SUCCEEDED);
+        }
       if(settings.auto_start && StringLen(settings.command)==0)
         {
          m_display.Critical("Sidecar command: enter the csmc program (with its full path if it is not on PATH), "+
@@ -258,8 +283,10 @@ public:
          return(INIT_FAILED);
         }
       m_sid=RandomHex(8);
+      string venue=ConnectorName(settings.connector);
       m_display.Info("copying positions with magic "+m_filter.Describe()+" (0 = trades by hand) to "+
-                     ConnectorName(settings.connector)+", sidecar port "+IntegerToString(settings.port));
+                     (venue!="" ? venue : "the venue of profile '"+settings.profile+"'")+", sidecar port "+
+                     IntegerToString(settings.port));
       m_due="connect";
       if(!EventSetMillisecondTimer(CSMC_TIMER_MS))
         {
@@ -273,7 +300,7 @@ public:
 
    void              OnTimerEvent(void)
      {
-      if(m_removing)
+      if(m_removing || m_in_tester)
          return;
       Tick();
       if(IsActive() && !m_removing)
@@ -289,7 +316,7 @@ public:
    //--- a trade event: a new deal may have changed the table, so send it now
    void              OnTradeEvent(const MqlTradeTransaction &trans)
      {
-      if(m_removing || trans.type!=TRADE_TRANSACTION_DEAL_ADD)
+      if(m_removing || m_in_tester || trans.type!=TRADE_TRANSACTION_DEAL_ADD)
          return;
       SDealHint deal;
       if(!CPositionTable::ReadDeal(trans.deal,deal))
@@ -304,9 +331,11 @@ public:
    void              Deinit(const int reason)
      {
       EventKillTimer();
-      if(!m_removing)
+      if(!m_removing && !m_in_tester)
          SendBye(DeinitReasonText(reason),false);
-      m_display.Clear();
+      //--- an EA that failed to start leaves the reason on the chart
+      if(reason!=REASON_INITFAILED)
+         m_display.Clear();
      }
   };
 

@@ -22,19 +22,25 @@
 #define CSMC_LAUNCH_MAX_MS     60000
 //--- every socket call is bounded so that no event handler waits longer than this
 #define CSMC_SOCKET_WAIT_MS    20
+//--- MT5 shows at most this many characters of a chart comment and cuts the rest
+#define CSMC_COMMENT_MAX_CHARS 2045
+//--- the range the sidecar accepts for the log size (PROTOCOL.md 4.1)
+#define CSMC_MAX_LOG_MB_LIMIT  4096
 
+//--- the venues keep their numbers: presets (.set files) store an enum input as its number
 enum ENUM_CSMC_CONNECTOR
   {
-   CONNECTOR_IB,       // Interactive Brokers
-   CONNECTOR_BINANCE,  // Binance
-   CONNECTOR_KUCOIN,   // KuCoin
-   CONNECTOR_KRAKEN,   // Kraken
-   CONNECTOR_PAPER     // Paper (simulated, no account needed)
+   CONNECTOR_PROFILE=-1, // As in the sidecar profile (recommended)
+   CONNECTOR_IB=0,       // Interactive Brokers
+   CONNECTOR_BINANCE=1,  // Binance
+   CONNECTOR_KUCOIN=2,   // KuCoin
+   CONNECTOR_KRAKEN=3,   // Kraken
+   CONNECTOR_PAPER=4     // Paper (simulated, no account needed)
   };
 
 //+------------------------------------------------------------------+
-//| The connector's name in the bridge protocol and on the command   |
-//| line of the sidecar.                                             |
+//| The connector's name in the bridge protocol; "" when the EA      |
+//| leaves the choice to the sidecar's profile.                      |
 //+------------------------------------------------------------------+
 string ConnectorName(const ENUM_CSMC_CONNECTOR connector)
   {
@@ -44,9 +50,21 @@ string ConnectorName(const ENUM_CSMC_CONNECTOR connector)
       case CONNECTOR_BINANCE: return("binance");
       case CONNECTOR_KUCOIN:  return("kucoin");
       case CONNECTOR_KRAKEN:  return("kraken");
+      case CONNECTOR_PAPER:   return("paper");
      }
-   return("paper");
+   return("");
   }
+
+//+------------------------------------------------------------------+
+//| Characters outside ASCII, built from their codes: the sources    |
+//| stay ASCII, so every MetaEditor reads them alike, whatever code  |
+//| page it assumes for a file without a byte-order mark.            |
+//+------------------------------------------------------------------+
+string TextArrow(void)     { return(ShortToString(0x2192)); }  // rightwards arrow
+string TextBackArrow(void) { return(ShortToString(0x2190)); }  // leftwards arrow
+string TextDash(void)      { return(ShortToString(0x2014)); }  // em dash
+string TextDot(void)       { return(ShortToString(0x00B7)); }  // middle dot
+string TextEllipsis(void)  { return(ShortToString(0x2026)); }  // horizontal ellipsis
 
 //+------------------------------------------------------------------+
 //| The inputs, gathered once in OnInit.                             |

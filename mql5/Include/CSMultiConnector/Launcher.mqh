@@ -85,10 +85,11 @@ private:
    string            m_token_file;     // relative to MQL5\Files
    ulong             m_last_launch;    // GetTickCount64 of the last start; 0 = never
    ulong             m_launch_wait;    // how long to give it before starting another
+   bool              m_answered;       // an EA session was welcomed since the last start
    string            m_error;
 
 public:
-                     CSidecarLauncher(void) : m_last_launch(0), m_launch_wait(CSMC_LAUNCH_FIRST_MS)
+                     CSidecarLauncher(void) : m_last_launch(0), m_launch_wait(CSMC_LAUNCH_FIRST_MS), m_answered(false)
      {
       m_token="";
       m_token_file="";
@@ -123,8 +124,9 @@ public:
      }
    string            Parameters(void) const
      {
-      return("run --port "+IntegerToString(m_settings.port)+" --connector "+ConnectorName(m_settings.connector)+
-             " --profile "+m_settings.profile+" --token-file \""+TokenPath()+"\"");
+      //--- no --connector: the profile decides the venue, and the hello only checks that the EA agrees
+      return("run --port "+IntegerToString(m_settings.port)+" --profile "+m_settings.profile+" --token-file \""+
+             TokenPath()+"\"");
      }
    //--- what the user types when the EA may not start the sidecar itself
    string            ManualCommand(void) const
@@ -132,6 +134,8 @@ public:
       return(m_settings.command+" "+Parameters());
      }
 
+   //--- a sidecar was started and never welcomed the EA
+   bool              LaunchUnanswered(void) const { return(m_last_launch!=0 && !m_answered); }
    //--- whether starting the sidecar now makes sense: on, allowed, and the last start had its chance
    bool              ShouldLaunch(void) const
      {
@@ -145,6 +149,7 @@ public:
       if(m_last_launch!=0)
          m_launch_wait=(ulong)MathMin(m_launch_wait*2,(ulong)CSMC_LAUNCH_MAX_MS);
       m_last_launch=GetTickCount64();
+      m_answered=false;
       //--- SW_HIDE: the sidecar has no window of its own; it reports through the chart and its log file
       int result=ShellExecuteW(0,"open",m_settings.command,Parameters(),"",0);
       if(result>32)
@@ -157,7 +162,7 @@ public:
       return(false);
      }
    //--- after a good connection the next start may come quickly again
-   void              Connected(void) { m_launch_wait=CSMC_LAUNCH_FIRST_MS; }
+   void              Connected(void) { m_launch_wait=CSMC_LAUNCH_FIRST_MS; m_answered=true; }
   };
 
 #endif

@@ -33,7 +33,7 @@ private:
 public:
                      CMagicFilter(void) : m_count(0) {}
 
-   //--- "0, 12345" → {0, 12345}; false with `error` saying what to type instead
+   //--- "0, 12345" -> {0, 12345}; false with `error` saying what to type instead
    bool              Parse(const string text,string &error)
      {
       m_count=0;

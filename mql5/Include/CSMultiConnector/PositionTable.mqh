@@ -11,7 +11,7 @@
 
 //+------------------------------------------------------------------+
 //| Decimals needed to write `value` exactly as the broker set it    |
-//| (0.01 → 2, 100000 → 0), so volumes travel as "0.10", never as    |
+//| (0.01 -> 2, 100000 -> 0), so volumes travel as "0.10", never as  |
 //| the double's "0.10000000000000001".                              |
 //+------------------------------------------------------------------+
 int DecimalsOf(const double value)

@@ -26,6 +26,7 @@ protected:
    CSidecarLauncher  m_launcher;
    string            m_sid;
    string            m_mode;          // copy mode from the welcome: mirror or follow
+   string            m_connector;     // the sidecar's connector from the welcome: where positions are copied
    int               m_max_frame;
 
 private:
@@ -57,22 +58,35 @@ private:
          return;
         }
       int error=m_link.LastSocketError();
+      string host=CSMC_HOST;
+      string port=IntegerToString(m_settings.port);
+      string allowed_list="Tools "+TextArrow()+" Options "+TextArrow()+" Expert Advisors "+TextArrow()+
+                          " 'Allow WebRequest for listed URL'";
       if(error==ERR_FUNCTION_NOT_ALLOWED)
         {
          //--- the terminal keeps a list of addresses EAs may reach; it cannot be changed from MQL5
-         string host=CSMC_HOST;
-         m_down_reason="MetaTrader does not allow this EA to connect to "+host+". Add "+host+
-                       " to Tools → Options → Expert Advisors → 'Allow WebRequest for listed URL' and press OK;"+
-                       " the EA connects on its next attempt.";
+         m_down_reason="MetaTrader does not allow this EA to connect to "+host+". Add "+host+" to "+allowed_list+
+                       " and press OK; the EA connects on its next attempt.";
          OnLinkDown(m_down_reason,true);
          ScheduleRetry(now);
          return;
         }
-      m_down_reason="no sidecar is listening on port "+IntegerToString(m_settings.port);
+      //--- MetaTrader documents no error code for an address missing from that list, so any other failure may
+      //--- have either cause, and the messages name both
+      string error_text=" (error "+IntegerToString(error)+")";
+      m_down_reason="no sidecar is listening on "+host+":"+port+", or MetaTrader does not allow the EA to "+
+                    "connect there"+error_text;
+      string check_list="If a sidecar runs there, add "+host+" to "+allowed_list+".";
       if(m_launcher.ShouldLaunch())
         {
+         bool unanswered=m_launcher.LaunchUnanswered();
          if(m_launcher.Launch())
            {
+            if(unanswered)
+               OnLinkDown("The sidecar the EA started does not accept connections on "+host+":"+port+error_text+
+                          ": it may still be starting, it may have stopped (its log file says why), or MetaTrader "+
+                          "may not allow the EA to connect to "+host+" (add it to "+allowed_list+"). The EA "+
+                          "started it again.",true);
             OnLaunched();
             m_next_attempt=now+CSMC_AFTER_LAUNCH_MS;
             return;
@@ -83,12 +97,13 @@ private:
          return;
         }
       if(!m_settings.auto_start)
-         OnLinkDown(m_down_reason+". Start the sidecar: "+m_launcher.ManualCommand(),false);
+         OnLinkDown(m_down_reason+". Start the sidecar: "+m_launcher.ManualCommand()+". "+check_list,false);
       else if(!DllsAllowed())
-         OnLinkDown(m_down_reason+". The EA cannot start it because DLL imports are not allowed: tick 'Allow DLL "+
-                    "imports' on the EA's Common tab, or start it yourself: "+m_launcher.ManualCommand(),true);
+         OnLinkDown(m_down_reason+". The EA cannot start the sidecar because DLL imports are not allowed: tick "+
+                    "'Allow DLL imports' on the EA's Common tab, or start it yourself: "+m_launcher.ManualCommand()+
+                    ". "+check_list,true);
       else
-         OnLinkDown(m_down_reason+" yet",false);
+         OnLinkDown(m_down_reason,false);
       ScheduleRetry(now);
      }
    void              SendHello(void)
@@ -109,7 +124,12 @@ private:
       bool hedging=(AccountInfoInteger(ACCOUNT_MARGIN_MODE)==ACCOUNT_MARGIN_MODE_RETAIL_HEDGING);
       body.KeyStr("margin_mode",hedging ? "hedging" : "netting");
       body.EndObject();
-      body.KeyStr("connector",ConnectorName(m_settings.connector));
+      //--- null leaves the choice to the sidecar's profile, which is the source of truth (PROTOCOL.md 4.1)
+      body.Key("connector");
+      if(ConnectorName(m_settings.connector)=="")
+         body.Null();
+      else
+         body.Str(ConnectorName(m_settings.connector));
       body.KeyStr("profile",m_settings.profile);
       body.Key("magic_filter");
       body.BeginArray();
@@ -127,7 +147,7 @@ private:
       body.EndObject();
       m_hello_sent=SendMessage("hello",body.Text());
      }
-   void              LinkLost(const string reason,const ulong now)
+   void              LinkLost(const string reason,const ulong now,const bool needs_user=false)
      {
       bool was_welcomed=m_welcomed;
       m_link.Close();
@@ -135,7 +155,7 @@ private:
       m_welcomed=false;
       m_down_reason=reason;
       ScheduleRetry(now);
-      OnLinkDown(reason,false);
+      OnLinkDown(reason,needs_user);
       if(was_welcomed)
          OnSessionLost();
      }
@@ -181,7 +201,8 @@ private:
         }
       if(code=="invalid" && doc.GetStr(body,"ref_type","")=="hello")
         {
-         LinkLost("the sidecar refused the EA: "+text,now);
+         //--- e.g. the EA's Connector input names another venue than the sidecar's profile: the user decides
+         LinkLost("The sidecar on port "+port+" refused this EA: "+text,now,true);
          return;
         }
       OnProtocolNote("the sidecar refused a message ("+code+"): "+text);
@@ -213,6 +234,7 @@ private:
          m_timeout_ms=(int)doc.GetInt(body,"timeout_ms",CSMC_DEFAULT_TIMEOUT_MS);
          m_max_frame=(int)doc.GetInt(body,"max_frame",262144);
          m_mode=doc.GetStr(body,"mode","");
+         m_connector=doc.GetStr(body,"connector","");
          OnWelcome(doc.GetStr(body,"sidecar_version","?"));
          return;
         }
@@ -267,6 +289,7 @@ public:
      {
       m_sid="";
       m_mode="";
+      m_connector="";
       m_down_reason="";
      }
    virtual          ~CBridgeSession(void) {}

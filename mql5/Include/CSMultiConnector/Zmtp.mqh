@@ -121,8 +121,12 @@ private:
          int got=SocketRead(m_socket,chunk,(uint)want,1);
          if(got<=0)
            {
+            //--- SocketIsReadable answers 1 for an empty buffer and leaves the real check to this read, which
+            //--- then times out: with the connection still up that is "nothing yet", not a lost link
             m_last_error=GetLastError();
-            return(Fail("reading from the sidecar failed (error "+IntegerToString(m_last_error)+")"));
+            if(!SocketIsConnected(m_socket))
+               m_peer_closed=true;
+            break;
            }
          Append(chunk,got);
          budget-=got;

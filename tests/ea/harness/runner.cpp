@@ -231,6 +231,14 @@ std::string normalised_decimal(const std::string &text, const std::string &where
     return (negative ? "-" : "") + (whole.empty() ? "0" : whole) + (fraction.empty() ? "" : "." + fraction);
 }
 
+std::string table_text(const std::map<std::string, std::string> &table) {
+    std::string text = "{";
+    for (const auto &[key, quantity] : table) {
+        text += (text.size() > 1 ? ", " : "") + json::quote(key) + ": " + json::quote(quantity);
+    }
+    return text + "}";
+}
+
 Step parse_step(const json::Value &value, const std::string &where, bool before_init) {
     Step step;
     if (!value.is_object() || value.find("do") == nullptr || !value.find("do")->is_string()) {
@@ -303,6 +311,14 @@ Step parse_step(const json::Value &value, const std::string &where, bool before_
         }
         step.timeout_s = number_of(value.find("timeout_s"), where + ".timeout_s", 20.0);
         step.summary = "wait until the venue holds exactly the expected positions";
+    } else if (step.kind == "wait_chart") {
+        check_keys(value, {"do", "say", "file", "timeout_s"}, where);
+        step.venue_file = string_of(value.find("file"), where + ".file", "");
+        if (step.venue_file.empty()) {
+            throw UsageError(where + ": wait_chart needs the venue's state file");
+        }
+        step.timeout_s = number_of(value.find("timeout_s"), where + ".timeout_s", 20.0);
+        step.summary = "wait until the chart shows what the venue holds";
     } else if (step.kind == "kill_sidecar" || step.kind == "stop_sidecar" || step.kind == "continue_sidecar" ||
                step.kind == "reset_timing") {
         check_keys(value, {"do", "say"}, where);
@@ -409,13 +425,28 @@ Scenario load_scenario(const std::string &path) {
         }
     }
     if (const json::Value *terminal_spec = root.find("terminal")) {
-        check_keys(*terminal_spec, {"dlls_allowed", "allowed_urls", "connected", "trade_allowed", "speculative_readable"},
+        check_keys(*terminal_spec, {"dlls_allowed", "allowed_urls", "connected", "trade_allowed", "speculative_readable",
+                                    "not_allowed_error", "mode"},
                    "terminal");
         terminal.dlls_allowed = bool_of(terminal_spec->find("dlls_allowed"), "terminal.dlls_allowed", true);
         terminal.connected = bool_of(terminal_spec->find("connected"), "terminal.connected", true);
         terminal.trade_allowed = bool_of(terminal_spec->find("trade_allowed"), "terminal.trade_allowed", true);
         terminal.speculative_readable =
             bool_of(terminal_spec->find("speculative_readable"), "terminal.speculative_readable", false);
+        terminal.not_allowed_error = static_cast<int>(
+            integer_of(terminal_spec->find("not_allowed_error"), "terminal.not_allowed_error", ERR_FUNCTION_NOT_ALLOWED));
+        const std::string mode = string_of(terminal_spec->find("mode"), "terminal.mode", "live");
+        if (mode == "live") {
+            terminal.mode = mql_terminal::State::Mode::live;
+        } else if (mode == "tester") {
+            terminal.mode = mql_terminal::State::Mode::tester;
+        } else if (mode == "optimization") {
+            terminal.mode = mql_terminal::State::Mode::optimization;
+        } else if (mode == "visual") {
+            terminal.mode = mql_terminal::State::Mode::visual;
+        } else {
+            throw UsageError("terminal.mode: expected live, tester, optimization or visual");
+        }
         if (const json::Value *urls = terminal_spec->find("allowed_urls")) {
             if (!urls->is_array()) {
                 throw UsageError("terminal.allowed_urls: expected an array of strings");
@@ -515,6 +546,9 @@ private:
     bool dispatch_one();
     void pump(Clock::time_point deadline, const std::function<bool()> &done);
     bool venue_matches(const Step &step, std::string &seen);
+    bool chart_matches(const Step &step, std::string &seen);
+    void wait_until(const Step &step, const std::string &where, const std::string &goal,
+                    const std::function<bool(std::string &)> &matches);
 
     Scenario m_scenario;
     account::Book m_book;
@@ -661,13 +695,15 @@ void Run::pump(Clock::time_point deadline, const std::function<bool()> &done) {
     }
 }
 
-bool Run::venue_matches(const Step &step, std::string &seen) {
-    std::map<std::string, std::string> held;
-    std::ifstream file(step.venue_file, std::ios::binary);
+// The Paper venue's positions by `SYMBOL` (net leg) or `SYMBOL:long` / `SYMBOL:short`, zero legs left out;
+// false with `seen` saying why when the state file cannot be read.
+bool read_venue(const std::string &file_name, std::map<std::string, std::string> &held, std::string &seen) {
+    held.clear();
+    std::ifstream file(file_name, std::ios::binary);
     if (!file) {
         // The Paper venue writes its state file at its first order; until then it holds nothing.
         seen = "{} (no state file)";
-        return step.venue_positions.empty();
+        return true;
     }
     std::stringstream contents;
     contents << file.rdbuf();
@@ -695,12 +731,91 @@ bool Run::venue_matches(const Step &step, std::string &seen) {
         seen = std::string("(unreadable state file: ") + error.what() + ")";
         return false;
     }
-    seen = "{";
-    for (const auto &[key, quantity] : held) {
-        seen += (seen.size() > 1 ? ", " : "") + json::quote(key) + ": " + json::quote(quantity);
+    seen = table_text(held);
+    return true;
+}
+
+bool Run::venue_matches(const Step &step, std::string &seen) {
+    std::map<std::string, std::string> held;
+    return read_venue(step.venue_file, held, seen) && held == step.venue_positions;
+}
+
+// The instrument rows of the chart comment, as the EA writes them (mql5/Include/CSMultiConnector/Display.mqh):
+// "  SYMBOL[ long|short] <arrow> SOURCES: MT5 TARGET, venue POSITION[, mismatch M][ (NOTE)]". Each row must show
+// the venue's position for its leg, every leg the venue holds must have a row, and no row may be left out.
+bool Run::chart_matches(const Step &step, std::string &seen) {
+    std::map<std::string, std::string> held;
+    std::string venue_seen;
+    if (!read_venue(step.venue_file, held, venue_seen)) {
+        seen = "venue " + venue_seen;
+        return false;
+    }
+    const std::string &chart = state().comment_text;
+    seen = "venue " + venue_seen + ", chart rows {";
+    std::map<std::string, std::string> shown;
+    bool readable = true;
+    std::istringstream lines(chart);
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (line.find(" more instruments") != std::string::npos) {
+            readable = false;  // rows the EA left out cannot be compared
+        }
+        const std::size_t target_at = line.find(": MT5 ");
+        const std::size_t venue_at = line.find(", venue ");
+        if (line.rfind("  ", 0) != 0 || target_at == std::string::npos || venue_at == std::string::npos ||
+            venue_at < target_at) {
+            continue;
+        }
+        std::istringstream head(line.substr(0, target_at));
+        std::string symbol;
+        std::string leg;
+        head >> symbol >> leg;
+        const std::string key = leg == "long" || leg == "short" ? symbol + ":" + leg : symbol;
+        std::string value = line.substr(venue_at + 8);
+        value = value.substr(0, value.find_first_of(", "));
+        try {
+            shown[key] = normalised_decimal(value, "chart");
+        } catch (const UsageError &) {
+            shown[key] = value;  // "unknown" and the like never match a quantity
+        }
+    }
+    std::map<std::string, std::string> nonzero;
+    for (const auto &[key, value] : shown) {
+        seen += (seen.back() == '{' ? "" : ", ") + json::quote(key) + ": " + json::quote(value);
+        if (value != "0") {
+            nonzero[key] = value;
+        }
     }
     seen += "}";
-    return held == step.venue_positions;
+    if (!readable) {
+        seen += " and rows left out";
+        return false;
+    }
+    for (const auto &[key, quantity] : held) {
+        if (shown.find(key) == shown.end()) {
+            return false;
+        }
+    }
+    return nonzero == held;
+}
+
+void Run::wait_until(const Step &step, const std::string &where, const std::string &goal,
+                     const std::function<bool(std::string &)> &matches) {
+    std::string seen;
+    Clock::time_point next_check = Clock::now();
+    bool matched = false;
+    pump(Clock::now() + std::chrono::microseconds(static_cast<long>(step.timeout_s * 1e6)), [&] {
+        if (Clock::now() >= next_check) {
+            matched = matches(seen);
+            next_check = Clock::now() + std::chrono::milliseconds(50);
+        }
+        return matched;
+    });
+    if (!m_ended && !matched && !matches(seen)) {
+        char timeout[32];
+        std::snprintf(timeout, sizeof timeout, "%g", step.timeout_s);
+        fail(where + ": " + goal + " within " + timeout + " s; last seen " + seen);
+    }
 }
 
 void Run::run_step(const Step &step) {
@@ -732,25 +847,11 @@ void Run::run_step(const Step &step) {
         } else if (step.kind == "wait") {
             pump(now + std::chrono::microseconds(static_cast<long>(step.seconds * 1e6)), [] { return false; });
         } else if (step.kind == "wait_venue") {
-            std::string seen;
-            Clock::time_point next_check = now;
-            bool matched = false;
-            pump(now + std::chrono::microseconds(static_cast<long>(step.timeout_s * 1e6)), [&] {
-                if (Clock::now() >= next_check) {
-                    matched = venue_matches(step, seen);
-                    next_check = Clock::now() + std::chrono::milliseconds(50);
-                }
-                return matched;
-            });
-            if (!m_ended && !matched && !venue_matches(step, seen)) {
-                std::string expected = "{";
-                for (const auto &[key, quantity] : step.venue_positions) {
-                    expected += (expected.size() > 1 ? ", " : "") + json::quote(key) + ": " + json::quote(quantity);
-                }
-                expected += "}";
-                fail(where + ": the venue did not reach " + expected + " within " + std::to_string(step.timeout_s) +
-                     " s; last seen " + seen);
-            }
+            wait_until(step, where, "the venue did not reach " + table_text(step.venue_positions),
+                       [&](std::string &seen) { return venue_matches(step, seen); });
+        } else if (step.kind == "wait_chart") {
+            wait_until(step, where, "the chart did not come to show what the venue holds",
+                       [&](std::string &seen) { return chart_matches(step, seen); });
         } else if (step.kind == "kill_sidecar") {
             mql_terminal::signal_processes(SIGKILL, true);
         } else if (step.kind == "stop_sidecar") {

@@ -179,7 +179,6 @@ struct SocketState {
     bool connected = false;
     uint send_timeout_ms = 0;
     uint receive_timeout_ms = 0;
-    bool speculation_pending = false;
 };
 
 std::map<int, SocketState> g_sockets;
@@ -693,6 +692,11 @@ uint file_write_line(int handle, const std::vector<std::u16string> &fields) {
 // Sockets
 
 int SocketCreate(uint) {
+    if (state().mode != mql_terminal::State::Mode::live) {
+        // Network functions do not work in the Strategy Tester.
+        set_last_error(ERR_FUNCTION_NOT_ALLOWED);
+        return INVALID_HANDLE;
+    }
     if (g_sockets.size() >= kMaxSockets) {
         set_last_error(ERR_NETSOCKET_TOO_MANY_OPENED);
         return INVALID_HANDLE;
@@ -719,7 +723,7 @@ bool SocketConnect(int socket, const string &server, uint port, uint timeout_rec
     }
     const std::string host = server.utf8();
     if (!host_allowed(host)) {
-        set_last_error(ERR_FUNCTION_NOT_ALLOWED);
+        set_last_error(state().not_allowed_error);
         return false;
     }
     if (connection->connected) {
@@ -755,7 +759,6 @@ bool SocketConnect(int socket, const string &server, uint port, uint timeout_rec
         if (result == 0) {
             connection->fd = fd;
             connection->connected = true;
-            connection->speculation_pending = state().speculative_readable;
             connected = true;
         } else {
             ::close(fd);
@@ -800,9 +803,9 @@ uint SocketIsReadable(int socket) {
         set_last_error(ERR_NETSOCKET_IO_ERROR);
         return 0;
     }
-    if (available == 0 && connection->speculation_pending) {
-        // MetaTrader answers 1 for an empty buffer until the next read looks for itself.
-        connection->speculation_pending = false;
+    if (available == 0 && state().speculative_readable) {
+        // MetaTrader answers 1 for an empty buffer and leaves the real check to the next read, which then waits
+        // for its timeout and returns -1 with the connection still up (MQL5 book, "Checking socket status").
         return 1;
     }
     return static_cast<uint>(available);
@@ -877,7 +880,6 @@ int socket_read(int socket, std::vector<unsigned char> &bytes, uint max_length, 
     if (connection == nullptr) {
         return -1;
     }
-    connection->speculation_pending = false;
     if (!connection->connected) {
         set_last_error(ERR_NETSOCKET_IO_ERROR);
         return -1;

@@ -194,6 +194,12 @@ int MQLInfoInteger(ENUM_MQL_INFO_INTEGER property) {
             return state().trade_allowed ? 1 : 0;
         case MQL_MEMORY_LIMIT:
             return 4096;
+        case MQL_TESTER:
+            return state().mode != mql_terminal::State::Mode::live ? 1 : 0;
+        case MQL_OPTIMIZATION:
+            return state().mode == mql_terminal::State::Mode::optimization ? 1 : 0;
+        case MQL_VISUAL_MODE:
+            return state().mode == mql_terminal::State::Mode::visual ? 1 : 0;
         default:
             return 0;
     }

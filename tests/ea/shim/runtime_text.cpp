@@ -449,12 +449,21 @@ void emit(Channel channel, const std::u16string &text) {
         case Channel::alert:
             mql_terminal::record(EventKind::alert, bytes);
             break;
-        case Channel::comment:
-            if (bytes != mql_terminal::state().comment_text) {
-                mql_terminal::state().comment_text = bytes;
-                mql_terminal::record(EventKind::comment, bytes);
+        case Channel::comment: {
+            if (mql_terminal::state().mode == mql_terminal::State::Mode::optimization) {
+                break;  // Comment does nothing while the tester optimises
+            }
+            std::u16string shown = text.substr(0, mql_terminal::kCommentMaxChars);
+            if (shown.size() < text.size() && !shown.empty() && shown.back() >= 0xD800 && shown.back() <= 0xDBFF) {
+                shown.pop_back();  // half a surrogate pair cannot be shown
+            }
+            const std::string shown_bytes = utf16_to_utf8(shown);
+            if (shown_bytes != mql_terminal::state().comment_text) {
+                mql_terminal::state().comment_text = shown_bytes;
+                mql_terminal::record(EventKind::comment, shown_bytes);
             }
             break;
+        }
     }
 }
 

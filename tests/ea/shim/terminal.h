@@ -18,6 +18,8 @@ using Clock = std::chrono::steady_clock;
 
 // Volumes are kept in units of 1e-8 lots so that netting adds and subtracts exactly.
 inline constexpr long kVolumeUnitsPerLot = 100000000;
+// Comment shows at most this many characters and cuts the rest (MQL5 reference, Comment).
+inline constexpr std::size_t kCommentMaxChars = 2045;
 
 // shell: a ShellExecuteW call (the command line); process: what became of a started process.
 enum class EventKind { print, alert, comment, shell, process, step, runtime_error };
@@ -93,7 +95,14 @@ struct State {
     bool dlls_allowed = true;
     bool connected = true;
     bool trade_allowed = true;
+    // MetaTrader answers SocketIsReadable with 1 for an empty buffer and leaves the real check to the next read.
     bool speculative_readable = false;
+    // The error SocketConnect reports for a host missing from allowed_hosts (4014 as far as known; configurable
+    // so that the EA's handling of any other code can be tested).
+    int not_allowed_error = 4014;
+    // Where the program runs: a live chart, or the Strategy Tester (single run, optimisation, visual mode).
+    enum class Mode { live, tester, optimization, visual };
+    Mode mode = Mode::live;
     std::vector<std::string> allowed_hosts;
     std::string run_dir;
     std::string terminal_path;

@@ -1,4 +1,4 @@
-//+------------------------------------------------------------------+
+﻿//+------------------------------------------------------------------+
 //|                                                       Checks.mqh |
 //| Cases of the shim self-test that need no terminal state: strings,|
 //| formatting, UTF-8, arrays, math, time and hashing. Each prints   |

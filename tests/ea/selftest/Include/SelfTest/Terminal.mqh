@@ -1,4 +1,4 @@
-//+------------------------------------------------------------------+
+﻿//+------------------------------------------------------------------+
 //|                                                     Terminal.mqh |
 //| Cases of the shim self-test that use the scripted terminal:      |
 //| information, files, sockets, processes and the account.          |
@@ -61,7 +61,15 @@ void RunInfo()
    Comment("line one\nline two");
    Comment("line one\nline two");
    Comment("count ", 5);
+   string long_text = "";
+   StringInit(long_text, 3000, 'x');
+   Comment(long_text);
    Alert("alert ", 1, " raised");
+   Print("Tester=", MQLInfoInteger(MQL_TESTER), MQLInfoInteger(MQL_OPTIMIZATION), MQLInfoInteger(MQL_VISUAL_MODE));
+   ResetLastError();
+   int socket = SocketCreate();
+   Print("Socket=", socket != INVALID_HANDLE, " ", GetLastError());
+   SocketClose(socket);
   }
 
 //+------------------------------------------------------------------+
@@ -180,6 +188,7 @@ void RunSockets()
    Print("Read4=", got, " ", CharArrayToString(answer, 0, got), " ", ArraySize(answer));
    got = SocketRead(socket, answer, 100, 1000);
    Print("ReadRest=", got, " ", CharArrayToString(answer, 0, got));
+   Print("ReadableAfterAll=", SocketIsReadable(socket));
    ResetLastError();
    uint started = GetTickCount();
    got = SocketRead(socket, answer, 10, 300);
