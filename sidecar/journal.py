@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sidecar.model import Leg, LegKey, OrderRequest, OrderState, Side
+from sidecar.paths import private_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -66,7 +67,8 @@ class StoredSnapshot:
 class Journal:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # SQLite gives its -wal and -shm files the database file's mode, so they are private too.
+        private_file(self.path)
         self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         # Orders are real money: every commit reaches the disk before the order is sent.
