@@ -68,11 +68,18 @@ private:
          ScheduleRetry(now);
          return;
         }
-      m_down_reason="no sidecar is listening on port "+IntegerToString(m_settings.port);
+      string port=IntegerToString(m_settings.port);
+      m_down_reason="no sidecar is listening on port "+port;
       if(m_launcher.ShouldLaunch())
         {
+         int unanswered=m_launcher.Unanswered();
+         string previous=m_launcher.LaunchedAt();
          if(m_launcher.Launch())
            {
+            if(unanswered>0)
+               OnLinkDown("the sidecar started at "+previous+" did not answer on port "+port+": it stopped, or is "+
+                          "still starting. Started it again ("+IntegerToString(unanswered+1)+" of "+
+                          IntegerToString(CSMC_LAUNCH_MAX_TRIES)+")",false);
             OnLaunched();
             m_next_attempt=now+CSMC_AFTER_LAUNCH_MS;
             return;
@@ -87,9 +94,18 @@ private:
       else if(!DllsAllowed())
          OnLinkDown(m_down_reason+". The EA cannot start it because DLL imports are not allowed: tick 'Allow DLL "+
                     "imports' on the EA's Common tab, or start it yourself: "+m_launcher.ManualCommand(),true);
+      else if(m_launcher.GaveUp())
+         OnLinkDown("The sidecar was started "+IntegerToString(CSMC_LAUNCH_MAX_TRIES)+" times and never answered on "+
+                    "port "+port+", so the EA stops starting it: it would fail the same way. Its log file "+
+                    m_launcher.LogFileName()+" says why; or start it by hand to see why: "+m_launcher.ManualCommand()+
+                    ". The EA keeps connecting and copies as soon as a sidecar answers on port "+port+".",true);
       else
          OnLinkDown(m_down_reason+" yet",false);
       ScheduleRetry(now);
+      //--- the connect back-off must not delay the next start, or the end of the starts, past its time
+      ulong due=m_launcher.LaunchDue();
+      if(m_settings.auto_start && DllsAllowed() && due>now && due<m_next_attempt)
+         m_next_attempt=due;
      }
    void              SendHello(void)
      {
