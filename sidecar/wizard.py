@@ -86,6 +86,13 @@ def add_init_parser(sub: Any) -> None:
 
 
 def run_init(args: argparse.Namespace) -> int:
+    try:
+        return _init(args)
+    except EOFError:
+        raise ConfigError("csmc init ended before its questions were answered: nothing was written.") from None
+
+
+def _init(args: argparse.Namespace) -> int:
     interactive = not args.non_interactive
     if interactive and not sys.stdin.isatty():
         raise ConfigError(
@@ -156,6 +163,8 @@ def _parse_sets(items: list[str], connector: str) -> dict[str, dict[str, str]]:
         field = model.model_fields.get(key)
         if field is None:
             raise ConfigError(f"--set {item}: [{section}] has no setting {key}")
+        if _is_table(field.annotation):
+            raise ConfigError(f"--set {item}: [{section}.{key}] is a table; write it in the profile after csmc init")
         if field.annotation is SecretStr:
             raise ConfigError(
                 f"--set {item}: keys are never given on the command line, which other users can read; put it in "
@@ -169,11 +178,11 @@ def _answers(model: type[Section], section: str, given: dict[str, str], ask: Ask
     """The section's values: from --set, else asked (on a terminal), else the default. All validated."""
     values: dict[str, Any] = {}
     for key, field in model.model_fields.items():
-        if field.annotation is SecretStr or (section, key) in NOT_ASKED or _is_table(field.annotation):
-            continue
         if key in given:
             values[key] = _parsed(section, key, field.annotation, given[key])
             _validate(model, section, {**values})
+            continue
+        if field.annotation is SecretStr or (section, key) in NOT_ASKED or _is_table(field.annotation):
             continue
         if ask is None:
             values[key] = field.default

@@ -160,11 +160,13 @@ def test_a_locked_keyring_is_reported_and_nothing_is_written(csmc_home: Path, ke
         (["--connector", "paper", "--set", "paper.positon_mode=hedge"], {}, "[paper] has no setting positon_mode"),
         (["--connector", "paper", "--set", "paper.position_mode=sideways"], {}, "[paper] position_mode: choose one of"),
         (["--connector", "paper", "--set", "bridge.orphan_exit_s=-5"], {}, "[bridge] orphan_exit_s: Input should be"),
+        (["--connector", "ib", "--set", "ib.sync_at_startup=no"], {}, "Interactive Brokers always syncs at startup"),
+        (["--connector", "paper", "--set", "paper.prices=1"], {}, "[paper.prices] is a table"),
         ([], {}, "needs --connector"),
         (["--profile", "secret", "--connector", "paper"], {}, "exists already. Pass --force"),
     ],
     ids=["keys missing", "key on the command line", "unknown setting", "bad choice", "out of range",
-         "no connector", "existing profile"],
+         "IB without sync at startup", "a table", "no connector", "existing profile"],
 )  # fmt: skip
 def test_non_interactive_init_refuses_what_it_cannot_do(
     csmc_home: Path, args: list[str], env: dict[str, str], says: str
@@ -294,3 +296,18 @@ def test_interactive_init_explains_every_setting_asks_keys_without_echo_and_chec
     assert binance["endpoint"] == "spot"  # type: ignore[index]
     assert binance["api_key"] == "keyring:asked/binance.api_key"  # type: ignore[index]
     assert read_store(keyring_store)[f"{secret_store.SERVICE}/asked/binance.secret_key"] == SECRET
+
+
+def test_interactive_init_ended_with_ctrl_d_writes_nothing(csmc_home: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CSMC_", "PYTHON_KEYRING"))}
+    env.update(CSMC_HOME=str(csmc_home), TERM="dumb")
+    tty = Tty([sys.executable, "-m", "sidecar.cli", "init", "--profile", "halfway"], env)
+
+    tty.expect(r"Connector \[paper\]: ")
+    os.write(tty.fd, b"\x04")  # end of input, as Ctrl+D on a terminal
+    code = tty.finish()
+
+    assert code == 2
+    assert "csmc init ended before its questions were answered: nothing was written." in tty.seen
+    assert "Traceback" not in tty.seen
+    assert not (csmc_home / "config" / "profiles" / "halfway.toml").exists()
