@@ -45,7 +45,8 @@ class ProfileInUse(ConfigError):
         super().__init__(
             f"Profile '{profile}' is already used by {who}. One sidecar per profile: two would share one journal "
             f"and undo each other's orders. Give this chart's EA another profile ('Sidecar profile name'), or "
-            f"remove the EA from the other chart; its sidecar then exits within its orphan_exit_s."
+            f"remove the EA from the other chart: its sidecar exits by itself once no EA has been connected for "
+            f"[bridge] orphan_exit_s (120 s by default)."
         )
         self.owner = owner
 
