@@ -271,9 +271,11 @@ def _refuse(
     after = (
         "this sidecar exits when the other one has ended, and the EA can then start one that copies"
         if isinstance(problem, ProfileInUse)
-        else "when the profile is saved again, this sidecar exits and the EA can start one that reads it"
+        else "when the profile file changes (saved, or its permissions changed), this sidecar exits and the EA can "
+        "start one that reads it"
     )
-    text = f"{problem} Nothing is copied: {after}."
+    reason = str(problem).rstrip()
+    text = f"{reason}{'' if reason.endswith('.') else '.'} Nothing is copied: {after}."
     log.error("Not copying. %s", text, extra={"console": False})
     refusing = RefusingSidecar(
         text, summary, token, port=args.port, connector=args.connector, profile=args.profile, code=code,

@@ -397,3 +397,18 @@ async def test_sync_dry_run_lists_the_symbols_it_cannot_map(csmc_home: Path) -> 
         '{ symbol = "<venue symbol>" }.',
     ]
     assert "2 MT5 symbol(s) of the snapshot cannot be mapped" in result.stdout
+
+
+@pytest.mark.slow
+async def test_making_a_readable_profile_private_ends_the_refusal(csmc_home: Path) -> None:
+    path = write_profile(csmc_home, "open", 'connector = "paper"\n')
+    path.chmod(0o644)
+
+    with running(csmc_home, "open") as sidecar:
+        sidecar.wait_listening()
+        _, alert, _ = await told(sidecar, "open")
+        path.chmod(0o600)
+        code = stopped(sidecar)
+
+    assert f"Make it private with: chmod 600 '{path}'. Nothing is copied: when the profile file changes" in alert.text
+    assert code == EXIT_RETRY
