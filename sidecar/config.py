@@ -6,6 +6,7 @@ errors, so a typo never silently falls back to a default. Secrets are SecretStr 
 
 from __future__ import annotations
 
+import difflib
 import os
 import stat
 import sys
@@ -17,8 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from bridge.codec import describe_validation
-from sidecar import paths
+from sidecar import paths, secret_store
 from sidecar.errors import ConfigError
 
 Connector = Literal["ib", "binance", "kucoin", "kraken", "paper"]
@@ -26,7 +26,8 @@ EMPTY = SecretStr("")
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Each field's docstring becomes its description: `csmc init` explains every setting with it.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class SymbolOverrideSettings(Section):
@@ -65,13 +66,17 @@ class RestVenueSection(VenueSection):
     """What every REST venue window has: endpoint, API URL, keys, header logging."""
 
     endpoint: Literal["spot", "futures"] = "spot"
+    """"spot" trades the Spot wallet; "futures" trades perpetual futures."""
     log_headers: bool = False
     """Log request and response headers, with keys and signatures redacted."""
     api_url: str = ""
     """Empty = the official URL of the endpoint."""
     api_key: SecretStr = EMPTY
+    """The API key (public part). Never an EA input: keep it here, in the OS keyring or in CSMC_… variables."""
     secret_key: SecretStr = EMPTY
+    """The API key's secret, shown once by the venue when the key is created."""
     quote_currency: str = "USDT"
+    """Venue currency that replaces the MT5 profit currency below (USD → USDT)."""
 
 
 class BinanceSettings(RestVenueSection):
@@ -151,6 +156,7 @@ class IBSettings(VenueSection):
     reset_cache: bool = False
     """Clear the cache of resolved contracts at start."""
     mt_profit_currency: str = ""
+    """MT5 profit currency replaced by the quote currency (empty: IB quotes in the MT5 currencies)."""
 
     @field_validator("sync_at_startup")
     @classmethod
@@ -162,7 +168,9 @@ class IBSettings(VenueSection):
 
 class PaperSettings(VenueSection):
     sync_at_startup: bool = True
+    """On: make the venue equal to MT5 at start (mirror). Off: keep the venue's start-up offset (follow)."""
     position_mode: Literal["one_way", "hedge", "spot"] = "one_way"
+    """How the simulated venue keeps positions: one net position, long and short legs, or spot balances."""
     prices: dict[str, Decimal] = {}
     """Fill prices by venue symbol, on top of the built-in ones."""
     state_file: Path | None = None
@@ -171,14 +179,18 @@ class PaperSettings(VenueSection):
 
 class BridgeSettings(Section):
     heartbeat_ms: int = Field(default=1000, ge=100)
+    """Milliseconds between heartbeats to the EA."""
     timeout_ms: int = Field(default=10_000, ge=500)
+    """An EA silent for this many milliseconds is gone."""
     orphan_exit_s: int = Field(default=120, ge=0)
     """Exit when no EA has been connected for this long (0 = never)."""
 
 
 class LogSettings(Section):
     max_log_file_mb: int = Field(default=20, ge=1)
+    """The log file is rotated at this size (3 old files are kept)."""
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Lowest level written to the log file."""
     directory: Path | None = None
     """Empty = the per-user log directory."""
 
@@ -224,8 +236,16 @@ class Settings(BaseSettings):
             s.get_secret_value()
             for name in ("ib", "binance", "kucoin", "kraken", "paper")
             for s in self.venue(name).secrets()
-            if s.get_secret_value()
+            if s.get_secret_value() and not secret_store.is_reference(s.get_secret_value())
         ]
+
+
+def settings_without_profile() -> Settings:
+    """The settings from the environment alone (or the defaults): for a sidecar whose profile cannot be used."""
+    try:
+        return Settings()
+    except (ValidationError, ValueError):
+        return Settings.model_construct()
 
 
 def load_settings(profile: str, **cli: Any) -> tuple[Settings, Path]:
@@ -245,12 +265,60 @@ def load_settings(profile: str, **cli: Any) -> tuple[Settings, Path]:
     try:
         settings = Settings(**cli)
     except ValidationError as e:
-        raise ConfigError(f"Profile {path} is not valid: {describe_validation(e, limit=5)}.") from None
+        raise ConfigError(f"Profile {path} is not valid: {describe_problems(e)}.") from None
     except (OSError, ValueError) as e:
         raise ConfigError(f"Profile {path} cannot be read: {_first_line(e)}") from None
     finally:
         _profile_file.reset(token)
-    return settings, path
+    return _with_stored_secrets(settings, path), path
+
+
+def _with_stored_secrets(settings: Settings, path: Path) -> Settings:
+    """Replace the references to stored secrets of the chosen connector by the secrets themselves."""
+    section = settings.venue()
+    found: dict[str, SecretStr] = {}
+    for name, value in section.__dict__.items():
+        if isinstance(value, SecretStr) and secret_store.is_reference(value.get_secret_value()):
+            reference = value.get_secret_value()
+            try:
+                found[name] = SecretStr(secret_store.resolve(reference))
+            except secret_store.SecretStoreError as e:
+                raise ConfigError(
+                    f"Profile {path}: [{settings.connector}] {name} refers to the stored secret \"{reference}\", "
+                    f"but {e}. Store the keys again with: csmc init --profile {path.stem} --connector "
+                    f"{settings.connector}, or write the key in the profile or in "
+                    f"CSMC_{settings.connector.upper()}__{name.upper()}."
+                ) from None
+    if not found:
+        return settings
+    return settings.model_copy(update={settings.connector: section.model_copy(update=found)})
+
+
+def describe_problems(error: ValidationError, limit: int = 5) -> str:
+    """Each problem as the profile spells it, `[section] key: problem`, never with the value (it may be a key)."""
+    parts = []
+    for item in error.errors()[:limit]:
+        loc = [str(p) for p in item["loc"]]
+        where = f"[{'.'.join(loc[:-1])}] {loc[-1]}" if len(loc) > 1 else (loc[0] if loc else "the profile")
+        if item["type"] == "extra_forbidden":
+            known = _setting_names(loc[:-1])
+            close = difflib.get_close_matches(loc[-1], known, n=1) if loc else []
+            parts.append(f"{where} is not a setting" + (f" (did you mean {close[0]}?)" if close else ""))
+        else:
+            parts.append(f"{where}: {item['msg']}")
+    more = error.error_count() - limit
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _setting_names(section_path: list[str]) -> list[str]:
+    model: type[BaseModel] = Settings
+    for part in section_path:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
 
 
 def _check_private(path: Path) -> None:

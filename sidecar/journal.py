@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sidecar.model import Leg, LegKey, OrderRequest, OrderState, Side
+from sidecar.paths import private_file
 
 log = logging.getLogger("csmc.journal")
 
@@ -197,7 +198,8 @@ class _Writer:
 class Journal:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # SQLite gives its -wal and -shm files the database file's mode, so they are private too.
+        private_file(self.path)
         self._writer = _Writer(self.path)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA query_only=1")

@@ -9,16 +9,23 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
+from io import TextIOWrapper
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
+from sidecar.paths import private_dir, private_file
+
 MASK = "***"
 # A credential's name stands alone (not the tail of "ea.token" or "binance.secret_key", which are file names
-# and setting paths in ordinary messages); its value runs to the next delimiter.
+# and setting paths in ordinary messages); its value is a run of the characters keys, signatures and tokens
+# are written in (hex, base64, URL-safe base64).
 _HEADER_SECRETS = re.compile(
     r"(?i)(?<![\w.-])(X-MBX-APIKEY|KC-API-KEY|KC-API-SIGN|KC-API-PASSPHRASE|API-Key|API-Sign|APIKey|Authent"
-    r"|signature|token|secret|passphrase|api_key|secret_key|otp)(\"?'?\s*[:=]\s*\"?'?)([^\s\"',&}]+)"
+    r"|signature|token|secret|passphrase|api_key|secret_key|otp)(\"?'?\s*[:=]\s*\"?'?)([A-Za-z0-9+/=_.~%-]+)"
 )
+# Prose also follows these names ("signature: secret_key does not belong to api_key"): a value is taken for a
+# credential when it holds a digit or is too long to be a word. Known secrets are masked whatever they look like.
+_LONGEST_WORD = 15
 # Authorization carries a scheme and a credential ("Bearer abc…"): everything after the name goes.
 _AUTHORIZATION = re.compile(r"(?i)(?<![\w.-])(Authorization\"?'?\s*[:=]\s*)([^\r\n\"',}]+)")
 
@@ -37,7 +44,14 @@ class Redactor:
             if secret in text:
                 text = text.replace(secret, MASK)
         text = _AUTHORIZATION.sub(lambda m: f"{m.group(1)}{MASK}", text)
-        return _HEADER_SECRETS.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+        return _HEADER_SECRETS.sub(_mask_credential, text)
+
+
+def _mask_credential(match: re.Match[str]) -> str:
+    name, separator, value = match.groups()
+    if any(c.isdigit() for c in value) or len(value) > _LONGEST_WORD:
+        return f"{name}{separator}{MASK}"
+    return match.group(0)
 
 
 REDACT = Redactor()
@@ -55,11 +69,19 @@ class RedactingFormatter(logging.Formatter):
 FILE_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
+class PrivateRotatingFileHandler(RotatingFileHandler):
+    """A rotated log file that only its owner can read: logs name the account, its positions and orders."""
+
+    def _open(self) -> TextIOWrapper:
+        private_file(Path(self.baseFilename))
+        return super()._open()
+
+
 def setup_logging(
     directory: Path, *, max_mb: int, level: str = "INFO", console: bool = True, name: str = "sidecar"
 ) -> Path:
     """Route the `csmc` loggers to a rotated file (and stderr). Returns the log file's path."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     path = directory / f"{name}.log"
     root = logging.getLogger("csmc")
     for handler in list(root.handlers):
@@ -67,13 +89,15 @@ def setup_logging(
         handler.close()
     root.setLevel(level)
     root.propagate = False
-    file_handler = RotatingFileHandler(path, maxBytes=max_mb * 1024 * 1024, backupCount=3, encoding="utf-8")
+    file_handler = PrivateRotatingFileHandler(path, maxBytes=max_mb * 1024 * 1024, backupCount=3, encoding="utf-8")
     file_handler.setFormatter(RedactingFormatter(FILE_FORMAT))
     root.addHandler(file_handler)
     if console:
         stream = logging.StreamHandler()
         stream.setFormatter(RedactingFormatter("%(levelname)s %(message)s"))
         stream.setLevel(logging.WARNING)
+        # A record the command also prints as its own one-paragraph message is kept off the console.
+        stream.addFilter(lambda record: getattr(record, "console", True) is not False)
         root.addHandler(stream)
     return path
 

@@ -34,13 +34,31 @@ def log_dir() -> Path:
     return home / "logs" if home else Path(platformdirs.user_log_dir(APP, appauthor=False))
 
 
+def private_dir(path: Path) -> Path:
+    """Create a folder for the sidecar's own files, open to its owner only; an existing one is left as it is."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Make sure `path` exists and only its owner can read or write it, before anything is written to it.
+
+    The journal, the logs and the secrets name the account, its positions and its orders. A file an older
+    version created readable by others is tightened too.
+    """
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)  # O_CREAT's mode does not tighten a file that already existed
+    return path
+
+
 def write_private(path: Path, text: str) -> None:
     """Write a file only its owner can read (profiles, token files), private from the first byte."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    private_file(path)
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
-    os.chmod(path, 0o600)  # O_CREAT's mode does not tighten a file that already existed
 
 
 def profile_path(profile: str) -> Path:

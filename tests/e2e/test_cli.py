@@ -76,7 +76,7 @@ def test_check_with_an_unknown_profile_key_names_the_key(csmc_home: Path) -> Non
 
     assert result.returncode == 2
     assert_one_paragraph(result.stderr)
-    assert "binance.api_secet" in result.stderr
+    assert "[binance] api_secet is not a setting" in result.stderr
     assert find_secrets(result.stdout + result.stderr) == []
 
 

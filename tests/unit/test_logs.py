@@ -287,3 +287,22 @@ def test_mirror_redacts_secrets(mirror: tuple[logging.Logger, EaMirrorHandler, l
 
     texts = [text for _, text, _, _ in sent]
     assert texts == [f"key {MASK} was rejected", f"request GET /order?signature={MASK} failed"]
+
+
+PROSE_AFTER_A_CREDENTIAL_NAME = [
+    "Binance did not accept the request's signature: [binance] secret_key does not belong to api_key. Copy it again.",
+    "signature: secret_key does not belong to api_key",
+    "the token: expired, and the passphrase = wrong",
+    "Cannot read the token file C:/MT5/MQL5/Files/CSMultiConnector/sidecar-5555.token: No such file",
+]
+
+
+@pytest.mark.parametrize("text", PROSE_AFTER_A_CREDENTIAL_NAME)
+def test_redactor_keeps_prose_that_follows_a_credential_name(text: str) -> None:
+    assert Redactor()(text) == text
+
+
+def test_redactor_still_masks_a_credential_that_looks_like_a_word_when_it_is_registered() -> None:
+    redactor = Redactor(["correcthorsebattery"])
+
+    assert redactor("passphrase: correcthorsebattery") == f"passphrase: {MASK}"

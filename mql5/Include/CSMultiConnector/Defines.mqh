@@ -20,6 +20,8 @@
 //--- a started sidecar needs a moment to bind its port; do not start another one sooner
 #define CSMC_LAUNCH_FIRST_MS   5000
 #define CSMC_LAUNCH_MAX_MS     60000
+//--- a sidecar that cannot copy still answers and says why; one that never answers is not started forever
+#define CSMC_LAUNCH_MAX_TRIES  3
 //--- every socket call is bounded so that no event handler waits longer than this
 #define CSMC_SOCKET_WAIT_MS    20
 //--- MT5 shows at most this many characters of a chart comment and cuts the rest

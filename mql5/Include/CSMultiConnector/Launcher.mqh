@@ -85,11 +85,13 @@ private:
    string            m_token_file;     // relative to MQL5\Files
    ulong             m_last_launch;    // GetTickCount64 of the last start; 0 = never
    ulong             m_launch_wait;    // how long to give it before starting another
-   bool              m_answered;       // an EA session was welcomed since the last start
+   int               m_unanswered;     // starts since the last welcome
+   datetime          m_launched_at;    // local time of the last start, for the trader
    string            m_error;
 
 public:
-                     CSidecarLauncher(void) : m_last_launch(0), m_launch_wait(CSMC_LAUNCH_FIRST_MS), m_answered(false)
+                     CSidecarLauncher(void) : m_last_launch(0), m_launch_wait(CSMC_LAUNCH_FIRST_MS), m_unanswered(0),
+                     m_launched_at(0)
      {
       m_token="";
       m_token_file="";
@@ -134,27 +136,42 @@ public:
       return(m_settings.command+" "+Parameters());
      }
 
-   //--- a sidecar was started and never welcomed the EA
-   bool              LaunchUnanswered(void) const { return(m_last_launch!=0 && !m_answered); }
-   //--- whether starting the sidecar now makes sense: on, allowed, and the last start had its chance
-   bool              ShouldLaunch(void) const
+   //--- whether the last start has had its time to answer
+   bool              LastLaunchHadItsChance(void) const
      {
-      if(!m_settings.auto_start || !DllsAllowed())
-         return(false);
       return(m_last_launch==0 || GetTickCount64()-m_last_launch>=m_launch_wait);
      }
+   //--- whether starting the sidecar now makes sense: on, allowed, not given up, and the last start had its chance
+   bool              ShouldLaunch(void) const
+     {
+      if(!m_settings.auto_start || !DllsAllowed() || m_unanswered>=CSMC_LAUNCH_MAX_TRIES)
+         return(false);
+      return(LastLaunchHadItsChance());
+     }
+   //--- every start allowed was made and none answered: the sidecar fails the same way each time
+   bool              GaveUp(void) const
+     {
+      return(m_settings.auto_start && m_unanswered>=CSMC_LAUNCH_MAX_TRIES && LastLaunchHadItsChance());
+     }
+   int               Unanswered(void) const { return(m_unanswered); }
+   //--- when the last start has had its time (GetTickCount64); 0 when nothing was started
+   ulong             LaunchDue(void) const { return(m_last_launch==0 ? 0 : m_last_launch+m_launch_wait); }
+   string            LaunchedAt(void) const { return(TimeToString(m_launched_at,TIME_SECONDS)); }
+   //--- where the sidecar writes why it stopped (the README's 'Files' says where its log folder is)
+   string            LogFileName(void) const { return("run-"+m_settings.profile+".log"); }
 
    bool              Launch(void)
      {
       if(m_last_launch!=0)
          m_launch_wait=(ulong)MathMin(m_launch_wait*2,(ulong)CSMC_LAUNCH_MAX_MS);
       m_last_launch=GetTickCount64();
-      m_answered=false;
+      m_launched_at=TimeLocal();
       //--- SW_HIDE: the sidecar has no window of its own; it reports through the chart and its log file
       int result=ShellExecuteW(0,"open",m_settings.command,Parameters(),"",0);
       if(result>32)
         {
          m_error="";
+         m_unanswered++;
          return(true);
         }
       m_error="the sidecar command '"+m_settings.command+"' could not be started (ShellExecute error "+
@@ -162,7 +179,11 @@ public:
       return(false);
      }
    //--- after a good connection the next start may come quickly again
-   void              Connected(void) { m_launch_wait=CSMC_LAUNCH_FIRST_MS; m_answered=true; }
+   void              Connected(void)
+     {
+      m_launch_wait=CSMC_LAUNCH_FIRST_MS;
+      m_unanswered=0;
+     }
   };
 
 #endif

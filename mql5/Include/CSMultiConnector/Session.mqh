@@ -79,14 +79,16 @@ private:
       string check_list="If a sidecar runs there, add "+host+" to "+allowed_list+".";
       if(m_launcher.ShouldLaunch())
         {
-         bool unanswered=m_launcher.LaunchUnanswered();
+         int unanswered=m_launcher.Unanswered();
+         string previous=m_launcher.LaunchedAt();
          if(m_launcher.Launch())
            {
-            if(unanswered)
-               OnLinkDown("The sidecar the EA started does not accept connections on "+host+":"+port+error_text+
-                          ": it may still be starting, it may have stopped (its log file says why), or MetaTrader "+
-                          "may not allow the EA to connect to "+host+" (add it to "+allowed_list+"). The EA "+
-                          "started it again.",true);
+            if(unanswered>0)
+               OnLinkDown("The sidecar the EA started at "+previous+" did not answer on port "+port+": it does not "+
+                          "accept connections on "+host+":"+port+error_text+". It may still be starting, it may have "+
+                          "stopped (its log file "+m_launcher.LogFileName()+" says why), or MetaTrader may not allow "+
+                          "the EA to connect to "+host+" (add it to "+allowed_list+"). The EA started it again ("+
+                          IntegerToString(unanswered+1)+" of "+IntegerToString(CSMC_LAUNCH_MAX_TRIES)+").",true);
             OnLaunched();
             m_next_attempt=now+CSMC_AFTER_LAUNCH_MS;
             return;
@@ -102,9 +104,19 @@ private:
          OnLinkDown(m_down_reason+". The EA cannot start the sidecar because DLL imports are not allowed: tick "+
                     "'Allow DLL imports' on the EA's Common tab, or start it yourself: "+m_launcher.ManualCommand()+
                     ". "+check_list,true);
+      else if(m_launcher.GaveUp())
+         OnLinkDown("The sidecar was started "+IntegerToString(CSMC_LAUNCH_MAX_TRIES)+" times and never answered on "+
+                    "port "+port+", so the EA stops starting it: it would fail the same way. Its log file "+
+                    m_launcher.LogFileName()+" says why; or start it by hand to see why: "+m_launcher.ManualCommand()+
+                    ". The EA keeps connecting and copies as soon as a sidecar answers on port "+port+". "+
+                    check_list,true);
       else
          OnLinkDown(m_down_reason,false);
       ScheduleRetry(now);
+      //--- the connect back-off must not delay the next start, or the end of the starts, past its time
+      ulong due=m_launcher.LaunchDue();
+      if(m_settings.auto_start && DllsAllowed() && due>now && due<m_next_attempt)
+         m_next_attempt=due;
      }
    void              SendHello(void)
      {

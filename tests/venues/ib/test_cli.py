@@ -33,7 +33,7 @@ def test_ib_defaults_are_the_manuals(csmc_home: Path) -> None:
 def test_ib_cannot_be_told_to_skip_the_startup_sync(csmc_home: Path) -> None:
     write_profile(csmc_home, "follow", 'connector = "ib"\n[ib]\nsync_at_startup = false\n')
 
-    with pytest.raises(ConfigError, match=r"ib\.sync_at_startup: .*always syncs at startup"):
+    with pytest.raises(ConfigError, match=r"\[ib\] sync_at_startup: .*always syncs at startup"):
         load_settings("follow")
 
 
@@ -45,7 +45,7 @@ def test_check_connects_shows_positions_and_resolves_symbols(csmc_home: Path, tw
     result = csmc(csmc_home, "check", "--profile", "ibcheck", "--symbol", "GBPUSD.m", "--symbol", "EURXYZ")
 
     out = result.stdout
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # EURXYZ cannot be mapped: listed, and the check says so
     assert re.search(rf"^Account\s+{DEFAULT_ACCOUNT}, position mode one_way$", out, re.M)
     assert re.search(r"^\s+EUR\.USD\s+2000(\.0)?$", out, re.M)
     assert re.search(r"^Mapping\s+GBPUSD\.m → GBP\.USD \(multiplier 1\)$", out, re.M)
