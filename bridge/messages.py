@@ -147,6 +147,8 @@ class Deal(Body):
     entry: Literal["in", "out", "inout", "out_by"]
     volume: Quantity = Field(ge=0, le=MAX_LOTS)
     magic: Magic
+    price: Quantity | None = Field(default=None, ge=0)
+    """DEAL_PRICE: what MT5 filled at, so the venue's fill can be compared with it (slippage)."""
 
 
 class Snapshot(Body):
@@ -192,6 +194,11 @@ class InstrumentStatus(Body):
     venue: WireDecimal | None
     mismatch: WireDecimal | None
     note: str = ""
+    last_fill_qty: WireDecimal | None = None
+    """The venue's last fill on this leg (its quantity, average price, time), and the MT5 deal price it followed."""
+    last_fill_price: WireDecimal | None = None
+    last_fill_ms: int | None = None
+    last_fill_mt5_price: WireDecimal | None = None
 
 
 class Status(Body):

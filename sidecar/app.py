@@ -408,7 +408,7 @@ class Sidecar:
         rows = []
         mismatches = 0
         for leg in engine.status() if engine else []:
-            mismatch = leg.mismatch
+            mismatch, fill = leg.mismatch, leg.last_fill
             if mismatch is None or mismatch != 0:
                 mismatches += 1
             rows.append(
@@ -420,6 +420,10 @@ class Sidecar:
                     venue=leg.position,
                     mismatch=mismatch,
                     note=leg.note,
+                    last_fill_qty=fill.qty if fill else None,
+                    last_fill_price=fill.price if fill else None,
+                    last_fill_ms=int(fill.at * 1000) if fill else None,
+                    last_fill_mt5_price=fill.mt5_price if fill else None,
                 )
             )
         detail = self._fatal or (engine.refused if engine else None) or ""

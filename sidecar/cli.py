@@ -84,9 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--connector", choices=CONNECTORS)
     sync.add_argument("--journal", type=Path)
 
+    from sidecar.history import add_orders_parser
     from sidecar.wizard import add_init_parser
 
     add_init_parser(sub)
+    add_orders_parser(sub)
 
     demo = sub.add_parser("demo", help="run a scripted MT5 session through the sidecar to the Paper venue")
     demo.add_argument("--quiet", action="store_true", help="print only the final summary")
@@ -110,6 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_init(args)
         if args.command == "run":
             return _run(args)
+        if args.command == "orders":
+            from sidecar.history import run_orders
+
+            return run_orders(args)
         settings, profile_file = _settings(args)
         log_file = setup_logging(
             settings.log.directory or paths.log_dir(),

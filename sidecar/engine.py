@@ -195,6 +195,7 @@ class Fill:
     qty: Decimal
     price: Decimal | None
     at: float  # Unix time
+    mt5_price: Decimal | None = None  # the MT5 deal's price it followed, for slippage
 
 
 @dataclass
@@ -207,6 +208,7 @@ class LegBook:
     held_at: Decimal | None = None  # target the venue rejected: not retried until it changes or a periodic sync
     halted: bool = False  # its instrument is not trading at the venue now
     deal_ticket: int | None = None  # the MT5 deal whose table last changed this leg's target
+    deal_price: Decimal | None = None  # and that deal's price
     last_fill: Fill | None = None
     note: str = ""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -336,7 +338,8 @@ class SyncEngine:
             if before.get(key, ZERO) != self.target(key) or key not in before:
                 self._dirty.add(key)
                 if deal is not None:
-                    self._book(key).deal_ticket = deal.ticket
+                    book = self._book(key)
+                    book.deal_ticket, book.deal_price = deal.ticket, deal.price
         for symbol, why in targets.unmapped.items():
             self._alert_once(f"unmapped:{symbol}", AlertLevel.ERROR, f"{why} Its position is not copied.", "unmapped")
         for key in targets.clamped:
@@ -581,7 +584,13 @@ class SyncEngine:
             order = OrderRequest(client_id(self.session_id, key, seq), key.symbol, side, qty, key.leg, reduce_only)
         try:
             await self.journal.record_order(
-                self.copy_key, self.session_id, seq, order, deal_ticket=book.deal_ticket, target=plan.target
+                self.copy_key,
+                self.session_id,
+                seq,
+                order,
+                deal_ticket=book.deal_ticket,
+                deal_price=book.deal_price,
+                target=plan.target,
             )
         except Exception as e:
             # Not journalled, so not sent: a restart could neither find nor resolve it.
@@ -660,7 +669,7 @@ class SyncEngine:
             book.position += signed_delta(order.leg, order.side, result.filled_qty)
         book.epoch += 1
         if result.filled_qty > 0:
-            book.last_fill = Fill(result.filled_qty, result.avg_price, time.time())
+            book.last_fill = Fill(result.filled_qty, result.avg_price, time.time(), book.deal_price)
             if result.avg_price is not None:
                 self._prices[order.symbol] = (result.avg_price, time.monotonic())  # the fill carries its price
         return result.filled_qty > 0

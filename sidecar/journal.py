@@ -63,11 +63,12 @@ _ORDER_COLUMNS = {
     "fee": "TEXT",
     "fee_asset": "TEXT NOT NULL DEFAULT ''",
     "deal_ticket": "INTEGER",
+    "deal_price": "TEXT",
     "target": "TEXT",
 }
 _SELECT_ORDERS = (
     "SELECT client_id, session_id, symbol, leg, side, qty, reduce_only, state, filled_qty, attempts, detail,"
-    " created_at, updated_at, avg_price, fee, fee_asset, deal_ticket, copy_key FROM orders"
+    " created_at, updated_at, avg_price, fee, fee_asset, deal_ticket, deal_price, copy_key FROM orders"
 )
 
 
@@ -85,6 +86,7 @@ class OrderRecord:
     fee: Decimal | None = None
     fee_asset: str = ""
     deal_ticket: int | None = None  # the MT5 deal whose table led to this order
+    deal_price: Decimal | None = None  # and the price MT5 filled it at
     copy_key: str = ""
 
 
@@ -196,12 +198,18 @@ class _Writer:
 
 
 class Journal:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        """`read_only`: for commands that only look (`csmc orders`): the file is neither created nor changed, and
+        a sidecar may be writing it meanwhile."""
         self.path = Path(path)
-        # SQLite gives its -wal and -shm files the database file's mode, so they are private too.
-        private_file(self.path)
-        self._writer = _Writer(self.path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._writer: _Writer | None = None
+        if read_only:
+            self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        else:
+            # SQLite gives its -wal and -shm files the database file's mode, so they are private too.
+            private_file(self.path)
+            self._writer = _Writer(self.path)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA query_only=1")
         self._last_seq: dict[str, int] = {}
         self._order_seq: dict[tuple[str, LegKey], int] = {}
@@ -210,18 +218,25 @@ class Journal:
     @property
     def synced_commits(self) -> int:
         """Commits synced to disk so far: one per order, none for anything else (tests count them)."""
-        return self._writer.synced_commits
+        return self._writing.synced_commits
+
+    @property
+    def _writing(self) -> _Writer:
+        if self._writer is None:
+            raise RuntimeError(f"the journal {self.path} was opened read-only")
+        return self._writer
 
     def close(self) -> None:
-        self._writer.close()
+        if self._writer is not None:
+            self._writer.close()
         self._db.close()
 
     async def flush(self) -> None:
         """Wait until every write made so far is in the file (not necessarily synced)."""
-        await asyncio.wrap_future(self._writer.submit(lambda db: None, durable=False))
+        await asyncio.wrap_future(self._writing.submit(lambda db: None, durable=False))
 
     def _later(self, write: Write, key: object = None) -> None:
-        self._writer.submit(write, durable=False, key=key)
+        self._writing.submit(write, durable=False, key=key)
 
     # --- sessions and snapshots -------------------------------------------------------------------
 
@@ -302,6 +317,7 @@ class Journal:
         order: OrderRequest,
         *,
         deal_ticket: int | None = None,
+        deal_price: Decimal | None = None,
         target: Decimal | None = None,
     ) -> None:
         """Write the order as PENDING and sync it to disk; only then may it be sent. A resend of the same client
@@ -313,19 +329,20 @@ class Journal:
         row = (
             order.client_id, copy_key, session_id, order.symbol, order.leg.value, seq, order.side.value,
             str(order.qty), int(order.reduce_only), OrderState.PENDING.value, now, now, deal_ticket,
-            None if target is None else str(target),
+            None if deal_price is None else str(deal_price), None if target is None else str(target),
         )  # fmt: skip
 
         def write(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO orders (client_id, copy_key, session_id, symbol, leg, seq, side, qty, reduce_only,"
-                " state, created_at, updated_at, deal_ticket, target) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                " state, created_at, updated_at, deal_ticket, deal_price, target)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(client_id) DO UPDATE SET state=excluded.state, attempts=attempts+1,"
                 " updated_at=excluded.updated_at",
                 row,
             )
 
-        await asyncio.wrap_future(self._writer.submit(write, durable=True))
+        await asyncio.wrap_future(self._writing.submit(write, durable=True))
 
     def update_order(
         self,
@@ -408,10 +425,10 @@ class Journal:
 
 def _order_record(row: tuple[Any, ...]) -> OrderRecord:
     (cid, session, symbol, leg, side, qty, reduce_only, state, filled, attempts, detail, created, updated,
-     avg_price, fee, fee_asset, deal_ticket, copy_key) = row  # fmt: skip
+     avg_price, fee, fee_asset, deal_ticket, deal_price, copy_key) = row  # fmt: skip
     request = OrderRequest(cid, symbol, Side(side), Decimal(qty), Leg(leg), bool(reduce_only))
     return OrderRecord(
         request, session, OrderState(state), Decimal(filled), int(attempts), detail, float(created), float(updated),
         None if avg_price is None else Decimal(avg_price), None if fee is None else Decimal(fee), fee_asset or "",
-        deal_ticket, copy_key,
+        deal_ticket, None if deal_price is None else Decimal(deal_price), copy_key,
     )  # fmt: skip

@@ -140,7 +140,7 @@ def _json(received: Received) -> dict[str, Any]:
 def test_a_deal_is_sent_at_once_and_not_left_to_the_timer_snapshot(terminal: Terminal) -> None:
     spec = scenario(timeline=[
         {"do": "wait", "seconds": 1.5},  # connected, the connect snapshot sent; the timer's is 5 s away
-        {"do": "deal", "symbol": "EURUSD.m", "side": "buy", "volume": "0.10"},
+        {"do": "deal", "symbol": "EURUSD.m", "side": "buy", "volume": "0.10", "price": 1.08437},
         {"do": "wait", "seconds": 1.0},
     ])  # fmt: skip
     run, sidecar = run_against_fake(terminal, spec)
@@ -152,6 +152,7 @@ def test_a_deal_is_sent_at_once_and_not_left_to_the_timer_snapshot(terminal: Ter
     snapshot = carrying[0][1]
     assert snapshot.reason == "deal", [s.reason for _, s in sent]  # a timer snapshot would have been first
     assert snapshot.deal is not None and snapshot.deal.ticket == 5002 and snapshot.deal.entry == "in"
+    assert snapshot.deal.price == Decimal("1.08437")  # MT5's own fill, for the trader's slippage view
     assert [s.reason for _, s in sent][:2] == ["connect", "deal"]  # nothing in between: it went at once
 
 

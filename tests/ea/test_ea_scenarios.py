@@ -442,3 +442,17 @@ def test_every_mql5_file_is_part_of_the_build() -> None:
                 reachable.add(name)
                 pending.append(next(MQL5_ROOT.rglob(name)).read_text(encoding="utf-8"))
     assert reachable == included, f"not included by the EA: {sorted(included - reachable)}"
+
+
+def test_the_chart_shows_each_legs_last_fill_beside_the_mt5_price_it_followed(terminal: Terminal) -> None:
+    spec = quiet_scenario(timeline=[
+        {"do": "deal", "symbol": "BTCUSD", "side": "buy", "volume": "0.25", "magic": 0, "price": 90012.5},
+        {"do": "wait_venue", "file": "${PAPER_STATE}", "positions": {"BTCUSD": "0.25"}, "timeout_s": 15},
+        {"do": "wait_chart", "file": "${PAPER_STATE}", "timeout_s": 10},
+    ])  # fmt: skip
+    run = terminal.run(spec)
+
+    assert_healthy(run)
+    row = next(line for line in run.last_comment().splitlines() if line.strip().startswith("BTCUSD"))
+    # The Paper venue fills at its own price (90000); MT5 filled at 90012.50: the trader sees both.
+    assert "last fill 0.25 @ 90000 (MT5 90012.50)" in row, row

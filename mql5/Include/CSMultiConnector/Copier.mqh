@@ -130,6 +130,15 @@ private:
          status.in_sync=(doc.Type(doc.Member(row,"mismatch"))!=JSON_NULL &&
                          StringToDouble(status.mismatch)==0.0);
          status.note=doc.GetStr(row,"note","");
+         status.last_fill="";
+         if(doc.Type(doc.Member(row,"last_fill_qty"))==JSON_STRING)
+           {
+            status.last_fill=doc.GetStr(row,"last_fill_qty","");
+            if(doc.Type(doc.Member(row,"last_fill_price"))==JSON_STRING)
+               status.last_fill+=" @ "+doc.GetStr(row,"last_fill_price","");
+            if(doc.Type(doc.Member(row,"last_fill_mt5_price"))==JSON_STRING)
+               status.last_fill+=" (MT5 "+doc.GetStr(row,"last_fill_mt5_price","")+")";
+           }
          m_display.AddRow(status);
         }
       m_display.SetCopying(line,venue_connected && copying);

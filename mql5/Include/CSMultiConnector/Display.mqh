@@ -24,6 +24,7 @@ struct SStatusRow
    string            mismatch;
    bool              in_sync;
    string            note;
+   string            last_fill;        // "0.25 @ 90012.4 (MT5 90000.15)", or "" before the first fill
   };
 
 //+------------------------------------------------------------------+
@@ -85,6 +86,8 @@ private:
       string line="  "+row.instrument+" "+TextBackArrow()+" "+row.sources+": MT5 "+row.target+", venue "+row.venue;
       if(!row.in_sync)
          line+=", mismatch "+row.mismatch;
+      if(row.last_fill!="")
+         line+=" "+TextDot()+" last fill "+row.last_fill;
       if(row.note!="")
          line+=" ("+row.note+")";
       return(ClipText(line,DISPLAY_MAX_LINE));

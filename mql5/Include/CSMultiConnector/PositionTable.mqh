@@ -38,6 +38,8 @@ struct SDealHint
    double            volume;
    int               volume_digits;
    long              magic;
+   double            price;            // DEAL_PRICE, so the sidecar can show the venue's slippage against it
+   int               price_digits;
   };
 
 class CPositionTable
@@ -121,6 +123,8 @@ public:
          json.KeyStr("entry",deal.entry);
          json.KeyStr("volume",DoubleToString(deal.volume,deal.volume_digits));
          json.KeyInt("magic",deal.magic);
+         if(deal.price>0)
+            json.KeyStr("price",DoubleToString(deal.price,deal.price_digits));
          json.EndObject();
         }
       else
@@ -147,6 +151,9 @@ public:
       deal.volume=HistoryDealGetDouble(ticket,DEAL_VOLUME);
       double step=0;
       deal.volume_digits=(SymbolInfoDouble(deal.symbol,SYMBOL_VOLUME_STEP,step) && step>0 ? DecimalsOf(step) : 2);
+      deal.price=HistoryDealGetDouble(ticket,DEAL_PRICE);
+      long digits=0;
+      deal.price_digits=(SymbolInfoInteger(deal.symbol,SYMBOL_DIGITS,digits) ? (int)digits : 8);
       if(entry==DEAL_ENTRY_IN)
          deal.entry="in";
       else if(entry==DEAL_ENTRY_OUT)
