@@ -118,11 +118,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.token import TokenFile
     from sidecar.app import RunOptions, Sidecar
 
+    token_path = _token_path(args.token_file)
     try:
-        token = TokenFile(args.token_file, on_change=REDACT.add)
+        token = TokenFile(token_path, on_change=REDACT.add)
     except OSError as e:
+        where = f" (under Wine: {token_path})" if token_path != args.token_file else ""
         raise CsmcError(
-            f"Cannot read the token file {args.token_file}: {e.strerror}. The EA writes it when it "
+            f"Cannot read the token file {args.token_file}{where}: {e.strerror}. The EA writes it when it "
             f"starts the sidecar; when starting by hand, pass the file the EA's chart names."
         ) from None
     except ValueError:
@@ -150,6 +152,21 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return await sidecar.run()
 
     return asyncio.run(serve())
+
+
+def _token_path(given: Path) -> Path:
+    """Under Wine the EA names its token file with a Windows path: read that file through the Wine prefix."""
+    from sidecar import winepath
+
+    text = str(given)
+    if not winepath.is_windows_path(text):
+        return given
+    try:
+        path = winepath.to_unix(text)
+    except winepath.WinePathError as e:
+        raise CsmcError(f"Cannot find the token file {text}: {e}.") from None
+    log.info("token file %s is %s in the Wine prefix", text, path)
+    return path
 
 
 def _parse_symbol_arg(text: str) -> tuple[str, str, str]:
