@@ -191,13 +191,16 @@ for prefix in "${prefixes[@]}"; do
   mkdir -p "$prefix/drive_c/windows"
   quoted_prefix=$(printf '%q' "$prefix")
   quoted_csmc=$(printf '%q' "$venv/bin/csmc")
+  quoted_log=$(printf '%q' "$log_dir")
   cat > "$launcher" <<EOF
 #!/bin/sh
 # CSMultiConnector: the Linux/macOS sidecar for the EA in this Wine prefix. Wine runs this Unix script when
 # the EA starts "csmc"; the sidecar reads the EA's Windows paths through this prefix. Written by install.sh.
+# Its output goes to launcher.log beside its other logs: the terminal's own output may be gone by then.
 CSMC_WINEPREFIX=$quoted_prefix
 export CSMC_WINEPREFIX
-exec $quoted_csmc "\$@"
+mkdir -p $quoted_log
+exec $quoted_csmc "\$@" </dev/null >>$quoted_log/launcher.log 2>&1
 EOF
   chmod 755 "$launcher"
   manifest_add "launcher $launcher"
