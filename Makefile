@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-ea test-deep fuzz lint bench clean
+.PHONY: setup demo test test-ea test-deep fuzz test-installer installer lint bench clean
 
 setup: $(STAMP)
 
@@ -40,6 +40,20 @@ test-deep: $(STAMP)
 
 fuzz: $(STAMP)
 	CSMC_HYPOTHESIS=fuzz $(BIN)/python -m pytest --timeout=0 tests/bridge/test_fuzz.py
+
+# The Windows installer (NSIS) and the Linux/macOS archives, into build/installer/; installs makensis and
+# mingw-w64 from Debian when they are missing (installer/tools.sh).
+installer: $(STAMP)
+	PYTHON=$(BIN)/python bash installer/build.sh
+
+# The installers under real Wine (installed here when missing), install.sh on fake prefixes, the Windows
+# launcher starting the Linux sidecar. Apart from `make test` so that one runs where there is no Wine.
+test-installer: installer
+	installer/tools.sh test
+	mkdir -p build
+	set -o pipefail; CSMC_INSTALLER_TESTS=1 $(BIN)/python -m pytest tests/installer $(PYTEST_ARGS) 2>&1 \
+	  | tee build/test-installer-output.txt
+	$(BIN)/python -m tests.secret_scan build/test-installer-output.txt
 
 lint: $(STAMP)
 	$(BIN)/ruff check bridge sidecar tests bench

@@ -31,6 +31,7 @@ from sidecar.journal import Journal
 from sidecar.logs import REDACT, EaMirrorHandler, set_max_log_size
 from sidecar.mapping import SymbolMapper, SymbolOverride
 from sidecar.model import Instrument, MarginMode, PositionMode
+from sidecar.updates import UpdateCheck
 from sidecar.venues.base import VenueAdapter
 from sidecar.venues.paper import PaperVenue
 
@@ -155,6 +156,10 @@ class Sidecar:
         self._spawn(self._connect_venue())
         self._spawn(self._periodic_sync())
         self._spawn(self._watch_orphan())
+        if self.settings.update.check:
+            # Opt-in; reads a feed and alerts, never downloads or runs anything (sidecar/updates.py).
+            check = UpdateCheck(self.settings.update.feed_url, self.settings.update.timeout_s)
+            self._spawn(check.run(lambda: self.active is not None))
         try:
             await self._stop.wait()
         finally:

@@ -199,11 +199,13 @@ def _run(args: argparse.Namespace) -> int:
 def _read_token(path: Path) -> TokenFile:
     from bridge.token import TokenFile
 
+    token_path = _token_path(path)
     try:
-        token = TokenFile(path, on_change=REDACT.add)
+        token = TokenFile(token_path, on_change=REDACT.add)
     except OSError as e:
+        where = f" (under Wine: {token_path})" if token_path != path else ""
         raise CsmcError(
-            f"Cannot read the token file {path}: {e.strerror}. The EA writes it when it "
+            f"Cannot read the token file {path}{where}: {e.strerror}. The EA writes it when it "
             f"starts the sidecar; when starting by hand, pass the file the EA's chart names."
         ) from None
     except UnicodeDecodeError:
@@ -261,6 +263,21 @@ def _serve(args: argparse.Namespace, settings: Settings, token: TokenFile, lock:
         return await sidecar.run()
 
     return asyncio.run(serve())
+
+
+def _token_path(given: Path) -> Path:
+    """Under Wine the EA names its token file with a Windows path: read that file through the Wine prefix."""
+    from sidecar import winepath
+
+    text = str(given)
+    if not winepath.is_windows_path(text):
+        return given
+    try:
+        path = winepath.to_unix(text)
+    except winepath.WinePathError as e:
+        raise CsmcError(f"Cannot find the token file {text}: {e}.") from None
+    log.info("token file %s is %s in the Wine prefix", text, path)
+    return path
 
 
 def _refuse(

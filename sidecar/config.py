@@ -195,6 +195,26 @@ class LogSettings(Section):
     """Empty = the per-user log directory."""
 
 
+RELEASE_FEED = "https://github.com/csmulticonnector/csmulticonnector/releases/latest/download/release-feed.json"
+
+
+class UpdateSettings(Section):
+    check: bool = False
+    """Read the project's release feed at start and once a day: a newer version becomes an info alert, a
+    version marked unsafe a critical one. Off by default; nothing is ever downloaded or run by it."""
+    feed_url: str = RELEASE_FEED
+    """Where the release feed (a small JSON file) is read from."""
+    timeout_s: float = Field(default=10.0, gt=0, le=60)
+    """Seconds to wait for the feed; a feed that does not answer is logged and skipped until the next day."""
+
+    @field_validator("feed_url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("feed_url must be an https:// (or http://) address")
+        return value
+
+
 _profile_file: ContextVar[Path | None] = ContextVar("_profile_file", default=None)
 
 
@@ -210,6 +230,7 @@ class Settings(BaseSettings):
     kucoin: KuCoinSettings = KuCoinSettings()
     kraken: KrakenSettings = KrakenSettings()
     paper: PaperSettings = PaperSettings()
+    update: UpdateSettings = UpdateSettings()
 
     @classmethod
     def settings_customise_sources(
