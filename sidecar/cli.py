@@ -153,8 +153,18 @@ def _fail(text: str) -> None:
 
 
 def _settings(args: argparse.Namespace) -> tuple[Settings, Path]:
-    cli = {"connector": args.connector} if getattr(args, "connector", None) else {}
-    return load_settings(args.profile, **cli)
+    """The profile's settings. A --connector may name the venue only where the profile does not: the profile
+    holds that venue's keys, so a command line that disagrees with it is refused, naming both."""
+    asked = getattr(args, "connector", None)
+    settings, path = load_settings(args.profile)
+    if not asked or asked == settings.connector:
+        return settings, path
+    if "connector" in settings.model_fields_set:
+        raise ConfigError(
+            f"csmc {args.command} was given --connector {asked}, but profile {path} says connector = "
+            f'"{settings.connector}". The profile decides the venue: leave out --connector, or change the profile.'
+        )
+    return load_settings(args.profile, connector=asked)
 
 
 def _run(args: argparse.Namespace) -> int:

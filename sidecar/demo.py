@@ -152,11 +152,12 @@ def free_port() -> int:
     raise RuntimeError(f"no free port between {low} and {start}")
 
 
-def run_command(port: int, profile: str, token_file: Path, connector: str = "paper") -> list[str]:
-    """The command line the EA uses to start the sidecar."""
+def run_command(port: int, profile: str, token_file: Path, connector: str | None = None) -> list[str]:
+    """The command line the EA uses to start the sidecar: the profile names the venue, so the EA passes no
+    connector; `connector` adds one, as someone starting it by hand may."""
     return [
-        sys.executable, "-m", "sidecar", "run", "--port", str(port), "--connector", connector,
-        "--profile", profile, "--token-file", str(token_file),
+        sys.executable, "-m", "sidecar", "run", "--port", str(port), "--profile", profile,
+        "--token-file", str(token_file), *(["--connector", connector] if connector else []),
     ]  # fmt: skip
 
 

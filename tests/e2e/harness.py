@@ -47,7 +47,7 @@ def token_file(home: Path, name: str) -> Path:
 class RunningSidecar:
     """`csmc run` in the background; its stdout lines arrive on a queue so a wait can have a deadline."""
 
-    def __init__(self, home: Path, profile: str, port: int, token: Path, connector: str = "paper") -> None:
+    def __init__(self, home: Path, profile: str, port: int, token: Path, connector: str | None = None) -> None:
         self.port = port
         self.token = token.read_text(encoding="utf-8").strip()
         self.proc = subprocess.Popen(
@@ -104,7 +104,9 @@ class RunningSidecar:
 
 
 @contextmanager
-def running(home: Path, profile: str, port: int | None = None, connector: str = "paper") -> Iterator[RunningSidecar]:
+def running(
+    home: Path, profile: str, port: int | None = None, connector: str | None = None
+) -> Iterator[RunningSidecar]:
     sidecar = RunningSidecar(home, profile, port or free_port(), token_file(home, profile), connector)
     try:
         yield sidecar

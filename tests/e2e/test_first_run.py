@@ -412,3 +412,17 @@ async def test_making_a_readable_profile_private_ends_the_refusal(csmc_home: Pat
 
     assert f"Make it private with: chmod 600 '{path}'. Nothing is copied: when the profile file changes" in alert.text
     assert code == EXIT_RETRY
+
+
+@pytest.mark.slow
+async def test_a_command_line_connector_that_disagrees_with_the_profile_is_refused_naming_both(
+    csmc_home: Path,
+) -> None:
+    write_profile(csmc_home, "named", 'connector = "paper"\n')
+    with running(csmc_home, "named", connector="binance") as sidecar:
+        sidecar.wait_listening()
+        _, alert, status = await told(sidecar, "named", "binance")
+
+    assert "--connector binance" in alert.text and 'connector = "paper"' in alert.text, alert.text
+    assert "named.toml" in alert.text
+    assert not status.copying
