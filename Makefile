@@ -59,7 +59,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check bridge sidecar tests bench
 	$(BIN)/mypy
 
+# The figures of the speed issue, each beside its baseline in the same run (build/bench.json). Installs the
+# bench-only extra (ccxt, the second SDK the order latency is compared with) into the same virtual environment.
 bench: $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(BIN)/python -m bench.run
 
 clean:

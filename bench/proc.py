@@ -1,4 +1,5 @@
-"""A `csmc run` subprocess started exactly as the EA starts it, with deadlines on everything that waits for it."""
+"""Processes the benchmarks start: `csmc run` exactly as the EA starts it, and the bare echo baseline, with
+deadlines on everything that waits for them."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import contextlib
 import os
 import queue
 import secrets
+import socket
 import subprocess
+import sys
 import threading
 import time
 from decimal import Decimal
@@ -17,12 +20,12 @@ from typing import IO
 from bench.common import BenchFailure, Deadline
 from bridge.client import BridgeClient
 from bridge.messages import Account, Position
-from sidecar.demo import run_command, write_profile
+from sidecar.demo import free_port, run_command, write_profile
 from sidecar.paths import write_private
 
 PROFILE = "bench"
 # Mirror mode is the Paper default; it is spelled out because the latency benchmark depends on it.
-PROFILE_BODY = 'connector = "paper"\n[paper]\nposition_mode = "one_way"\nsync_at_startup = true\n'
+PAPER_PROFILE = 'connector = "paper"\n[paper]\nposition_mode = "one_way"\nsync_at_startup = true\n'
 ACCOUNT = Account(login=70000001, server="Bench-Server", currency="USD", margin_mode="netting")
 LISTENING = "csmc: listening on"
 START_TIMEOUT = 20.0
@@ -37,9 +40,9 @@ def clean_env(home: Path) -> dict[str, str]:
     return env
 
 
-def prepare_home(home: Path) -> tuple[Path, str]:
+def prepare_home(home: Path, profile_body: str = PAPER_PROFILE) -> tuple[Path, str]:
     """A CSMC_HOME with the bench profile, and a session token in a file only this user can read."""
-    write_profile(home, PROFILE, PROFILE_BODY)
+    write_profile(home, PROFILE, profile_body)
     token = secrets.token_urlsafe(24)
     token_file = home / f"{PROFILE}.token"
     write_private(token_file, token)
@@ -47,34 +50,55 @@ def prepare_home(home: Path) -> tuple[Path, str]:
 
 
 def bench_client(port: int, token: str) -> BridgeClient:
+    # No connector: the profile decides, as with the EA's default input.
     return BridgeClient(
-        f"tcp://127.0.0.1:{port}",
-        token,
-        account=ACCOUNT,
-        connector="paper",
-        profile=PROFILE,
-        magic_filter=[0],
+        f"tcp://127.0.0.1:{port}", token, account=ACCOUNT, connector=None, profile=PROFILE, magic_filter=[0]
     )
 
 
-def btc_position(volume: Decimal) -> Position:
+def position(symbol: str, volume: Decimal, base: str = "BTC", position_id: int = 1) -> Position:
     return Position(
-        symbol="BTCUSD", side="buy", volume=volume, position_id=1, magic=0, contract_size=Decimal(1),
-        base_currency="BTC", profit_currency="USD", volume_step=Decimal("0.01"), volume_min=Decimal("0.01"),
+        symbol=symbol, side="buy", volume=volume, position_id=position_id, magic=0, contract_size=Decimal(1),
+        base_currency=base, profit_currency="USD", volume_step=Decimal("0.001"), volume_min=Decimal("0.001"),
     )  # fmt: skip
+
+
+def peak_rss_kb(pid: int) -> int | None:
+    """VmHWM (the peak resident set) of a running process, from /proc (Linux only)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return None
+
+
+def wait_connectable(port: int, deadline: Deadline, proc: subprocess.Popen[str] | None = None) -> float:
+    """perf_counter() of the first TCP connect to 127.0.0.1:`port` that succeeds (polled every millisecond)."""
+    while not deadline.expired:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return time.perf_counter()
+        except OSError:
+            if proc is not None and proc.poll() is not None:
+                raise BenchFailure(f"the process exited (code {proc.returncode}) before it listened") from None
+            time.sleep(0.001)
+    raise BenchFailure(f"nothing listened on port {port} within {deadline.seconds:.0f} s")
 
 
 class Sidecar:
     """`csmc run` in the background. Its stdout lines are timestamped by the thread that reads them, so the
     time a line arrived does not depend on when the benchmark gets round to looking."""
 
-    def __init__(self, home: Path, token_file: Path, port: int) -> None:
-        self.port = port
+    def __init__(self, home: Path, token_file: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
         self._lines: queue.Queue[tuple[float, str | None]] = queue.Queue()
         self._stderr: list[str] = []
         self.spawned_at = time.perf_counter()
         self.proc = subprocess.Popen(
-            run_command(port, PROFILE, token_file),
+            run_command(self.port, PROFILE, token_file),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -118,19 +142,8 @@ class Sidecar:
                 return at
         raise BenchFailure(f"the sidecar printed {MAX_STDOUT_LINES} lines but no '{LISTENING}' line")
 
-    def memory_kb(self) -> dict[str, int]:
-        """VmHWM (peak resident set) and VmRSS of the running sidecar, from /proc (Linux only)."""
-        wanted = {"VmHWM", "VmRSS"}
-        found: dict[str, int] = {}
-        try:
-            text = Path(f"/proc/{self.proc.pid}/status").read_text(encoding="ascii")
-        except OSError:
-            return found
-        for line in text.splitlines():
-            name, _, value = line.partition(":")
-            if name in wanted:
-                found[name] = int(value.split()[0])
-        return found
+    def peak_rss_kb(self) -> int | None:
+        return peak_rss_kb(self.proc.pid)
 
     def stop(self) -> int:
         if self.proc.poll() is None:
@@ -149,6 +162,32 @@ class Sidecar:
         return self.proc.returncode
 
     def __enter__(self) -> Sidecar:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+
+class EchoServer:
+    """bench/echo.py in a process of its own, as the sidecar is."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.echo", str(self.port)], stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "ready":
+            self.stop()
+            raise BenchFailure("the echo server did not start")
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=STOP_TIMEOUT)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def __enter__(self) -> EchoServer:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:

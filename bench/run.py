@@ -1,8 +1,9 @@
-"""`python -m bench.run`: every benchmark in turn, a readable report on stdout, the figures in build/bench.json.
+"""`python -m bench.run` (`make bench`): every figure beside its baseline measured in the same run, the ratio,
+and the goal; the figures also go to build/bench.json.
 
-Budgets keep the whole run under three minutes on a slow two-core machine: a loop that runs out of time
-stops early and the report says how many samples it took. Only a functional failure (no sidecar, no
-convergence, a demo that fails) makes the exit code non-zero.
+Benchmarks measure, they do not judge: only a functional failure (no sidecar, no convergence) makes the exit
+code non-zero. The machine's load is recorded before and after, since a shared two-core machine is noisy;
+the ratios, taken in interleaved rounds, are what holds across runs.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import platform
 import sys
@@ -22,45 +22,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from bench.ack import AckResult, ack_latency
+from bench.binance import BurstResult, OrderLatency, RequestCounts, burst, order_latency, requests_per_sync
 from bench.common import BenchFailure, Deadline, Summary
-from bench.demo_memory import DemoMemory, demo_memory
-from bench.engine import EngineResult, engine_throughput
-from bench.latency import LatencyResult, snapshot_latency
 from bench.startup import StartupResult, cold_start
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "build" / "bench.json"
-
-# Seconds. The phase budgets bound the timed loops; the overall budget caps their sum and leaves room for
-# the per-step timeouts (a sidecar start, a convergence) of whatever step is running when it runs out,
-# so that even a very slow machine finishes within three minutes.
-TOTAL_BUDGET = 140.0
-MIN_PHASE = 5.0
-COLD_START_BUDGET = 30.0
-LATENCY_BUDGET = 30.0
-ENGINE_BUDGET = 30.0
-ENGINE_OFF_BUDGET = 10.0
-COMMIT_COUNT_SNAPSHOTS = 60
-DEMO_TIMEOUT = 40.0
-
 T = TypeVar("T")
 
 
 class Runner:
     def __init__(self) -> None:
         self.failures: list[str] = []
-        self.skipped: list[str] = []
         self.seconds: dict[str, float] = {}
-        self.deadline = Deadline(TOTAL_BUDGET)
-
-    def budget(self, seconds: float) -> float:
-        return max(1.0, min(seconds, self.deadline.left()))
 
     def phase(self, name: str, fn: Callable[[], T]) -> T | None:
-        if self.deadline.left() < MIN_PHASE:
-            # A machine this slow gets a partial report rather than a run that never ends; nothing broke.
-            self.skipped.append(name)
-            return None
         print(f"[bench] {name} …", file=sys.stderr, flush=True)
         started = time.perf_counter()
         try:
@@ -68,7 +45,6 @@ class Runner:
         except BenchFailure as e:
             self.failures.append(f"{name}: {e}")
         except Exception as e:
-            # Still a failure of the code under test (or of the benchmark): reported, and the other phases run.
             traceback.print_exc()
             self.failures.append(f"{name}: unexpected {type(e).__name__}: {e}")
         finally:
@@ -76,8 +52,16 @@ class Runner:
         return None
 
 
+def _load() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min)"
+
+
 def _filesystem(path: Path) -> str:
-    """Filesystem type under `path`: fsync costs microseconds on tmpfs and milliseconds on a disk."""
+    """Filesystem type under `path`: an fsync costs microseconds on tmpfs and milliseconds on a disk."""
     target = str(path.resolve())
     best, kind = "", "unknown"
     try:
@@ -86,219 +70,132 @@ def _filesystem(path: Path) -> str:
         return kind
     for line in mounts:
         parts = line.split()
-        if len(parts) < 3:
-            continue
-        point = parts[1]
-        inside = target == point or target.startswith(point.rstrip("/") + "/")
-        if inside and len(point) > len(best):
-            best, kind = point, parts[2]
+        inside = len(parts) >= 3 and (target == parts[1] or target.startswith(parts[1].rstrip("/") + "/"))
+        if inside and len(parts[1]) > len(best):
+            best, kind = parts[1], parts[2]
     return kind
 
 
-def machine() -> dict[str, object]:
-    temp = Path(tempfile.gettempdir())
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "temp_dir": str(temp),
-        "temp_filesystem": _filesystem(temp),
-    }
+Row = tuple[str, str, str, str, str]
 
 
-# --- report -----------------------------------------------------------------------------------------
+def _p50(values: list[float]) -> float:
+    return Summary.of(values).median
 
 
-def _row(label: str, s: Summary, fields: Sequence[str]) -> str:
-    cells = "".join(f"{getattr(s, f):>10.2f}" for f in fields)
-    return f"    {label:<44}{cells}"
+def _p99(values: list[float]) -> float:
+    return Summary.of(values).p99
 
 
-def _head(fields: Sequence[str]) -> str:
-    return f"    {'':<44}" + "".join(f"{f:>10}" for f in fields)
+def rows(
+    ack: AckResult | None,
+    order: OrderLatency | None,
+    flood: BurstResult | None,
+    counts: RequestCounts | None,
+    start: StartupResult | None,
+) -> list[Row]:
+    out: list[Row] = []
+    if ack is not None:
+        out.append((
+            f"EA → sidecar → ack, p50 ({ack.snapshot_bytes}-byte snapshot)", f"{_p50(ack.ack_ms):.2f} ms",
+            f"pyzmq DEALER→ROUTER echo {_p50(ack.echo_ms):.2f} ms", f"{ack.ratio:.1f}×", "≤ 2×",
+        ))  # fmt: skip
+    if order is not None:
+        sdk = f"python-binance {_p50(order.sdk_ms):.1f} / {_p99(order.sdk_ms):.1f} ms"
+        if order.ccxt_ms:
+            sdk += f"; ccxt {_p50(order.ccxt_ms):.1f} / {_p99(order.ccxt_ms):.1f} ms"
+        out.append((
+            "snapshot sent → order at the fake Binance, p50 / p99",
+            f"{_p50(order.copier_ms):.1f} / {_p99(order.copier_ms):.1f} ms", sdk,
+            f"{_p50(order.copier_ms) / _p50(order.sdk_ms):.2f}× / {_p99(order.copier_ms) / _p99(order.sdk_ms):.2f}×",
+            "≤ 1.2× p50, ≤ 1.5× p99",
+        ))  # fmt: skip
+    if flood is not None:
+        out.append((
+            "1000 changes over 50 symbols → venue converged", f"{flood.converged_ms / 1000:.2f} s "
+            f"(first order {flood.first_order_ms:.0f} ms, {flood.orders} orders)",
+            f"echo of the same messages {flood.echo_ms / 1000:.2f} s", f"{flood.converged_ms / flood.echo_ms:.1f}×",
+            "≤ 1 s; first order ≤ 50 ms",
+        ))  # fmt: skip
+    if counts is not None:
+        sizes = sorted(counts.periodic_sync)
+        out.append((
+            f"REST requests per periodic sync, {' / '.join(map(str, sizes))} instruments",
+            " / ".join(str(counts.periodic_sync[n]) for n in sizes), "—", "flat", "≤ 3, flat in N",
+        ))  # fmt: skip
+        out.append((
+            "requests for one changed position among N", " / ".join(str(counts.one_change[n]) for n in sizes),
+            "—", "flat", "≤ 2",
+        ))  # fmt: skip
+    if start is not None:
+        zmq_ms = _p50(start.import_zmq_ms)
+        cells = " / ".join(f"{c} {_p50(v):.0f}" for c, v in start.bound_ms.items())
+        worst = max(start.ratio(c) for c in start.bound_ms)
+        out.append((
+            "cold start to socket bound, ms", cells, f"`python -c 'import zmq'` {zmq_ms:.0f} ms",
+            f"≤ {worst:.2f}×", "≤ 1.5× `import zmq`, any connector",
+        ))  # fmt: skip
+    if flood is not None and flood.sidecar_peak_rss_kb:
+        zmq_kb = flood.import_zmq_peak_rss_kb
+        out.append((
+            "peak RSS after the burst (Binance connector)", f"{flood.sidecar_peak_rss_kb / 1024:.0f} MB",
+            f"`import zmq` {zmq_kb / 1024:.0f} MB" if zmq_kb else "—", "—", "≤ 60 MB",
+        ))  # fmt: skip
+    return out
 
 
-def report_startup(r: StartupResult) -> list[str]:
-    fields = ("min", "median", "max")
-    lines = [
-        f"1. Sidecar cold start, ms ({len(r.listening_ms)} of {r.planned} runs; fresh CSMC_HOME each run)",
-        _head(fields),
-        _row('Popen → "csmc: listening on" read', Summary.of(r.listening_ms), fields),
-        _row("Popen → hello() welcome received", Summary.of(r.welcome_ms), fields),
-    ]
-    if r.bare_python_ms:
-        lines.append(_row("for scale: bare `python -c pass`", Summary.of(r.bare_python_ms), fields))
-    return lines
-
-
-def report_latency(r: LatencyResult) -> list[str]:
-    fields = ("median", "p95", "p99", "max")
-    return [
-        f"2. Snapshot → order → status through ZeroMQ and `csmc run` (Paper, mirror mode), ms "
-        f"({r.done} of {r.planned} snapshots)",
-        "    BTCUSD alternating 0.20 / 0.10 lots; one snapshot in flight at a time; each one is one order.",
-        _head(fields),
-        _row("send → status with mismatches == 0", Summary.of(r.status_ms), fields),
-        _row("send → ack (snapshot journalled)", Summary.of(r.ack_ms), fields),
-        f"    throughput: {r.per_second:.1f} snapshots/s ({r.done} in {r.elapsed_s:.2f} s)",
-        f"    percentiles are nearest-rank: p99 of {r.done} samples is the {_from_top(r.done, 99)} largest value.",
-    ]
-
-
-def _from_top(n: int, p: float) -> str:
-    place = n - max(1, math.ceil(p / 100 * n)) + 1
-    suffix = {1: "st", 2: "nd", 3: "rd"}.get(place if place < 20 else place % 10, "th")
-    return f"{place}{suffix}"
-
-
-def report_engine(full: EngineResult | None, off: EngineResult | None, commits: EngineResult | None) -> list[str]:
-    lines = ["3. SyncEngine in process (Paper venue, SQLite journal; accept_snapshot + reconcile, no sockets)"]
-    for r in (full, off):
-        if r is None:
-            continue
-        tag = "as shipped" if r.synchronous == "FULL" else "for comparison only"
-        lines.append(
-            f"    journal synchronous={r.synchronous:<5} ({tag}): {r.snapshots} snapshots, {r.orders} orders in "
-            f"{r.elapsed_s:.2f} s → {r.orders_per_s:,.0f} orders/s, {r.us_per_snapshot:,.0f} µs per snapshot"
-        )
-    per = commits.commits / commits.snapshots if commits and commits.commits is not None and commits.snapshots else None
-    if per is not None:
-        lines.append(f"    SQLite commits per snapshot: {per:.1f} (the snapshot, the order as PENDING, then as FILLED)")
-    lines += [
-        "    Note: each order is committed to SQLite with synchronous=FULL (an fsync of the WAL) before it is",
-        "    sent and again when it fills, and each snapshot once: those fsyncs dominate the time per snapshot",
-        "    on a real disk; the line below measures their share on this machine (noisy when others share it).",
-    ]
-    if full and off and full.us_per_snapshot:
-        share = max(0.0, 1 - off.us_per_snapshot / full.us_per_snapshot)
-        lines.append(f"    Estimated share of the fsyncs (FULL vs OFF): {share:.0%} of the time per snapshot.")
-    return lines
-
-
-def report_memory(latency: LatencyResult | None, demo: DemoMemory | None) -> list[str]:
-    lines = ["4. Memory"]
-    if latency is not None and latency.sidecar_memory_kb:
-        kb = latency.sidecar_memory_kb
-        hwm, rss = kb.get("VmHWM"), kb.get("VmRSS")
-        lines.append(f"    `csmc run` after benchmark 2: peak RSS (VmHWM) {_mib(hwm)}, current RSS (VmRSS) {_mib(rss)}")
-    elif latency is not None:
-        lines.append("    `csmc run` after benchmark 2: /proc/<pid>/status unavailable (not Linux?)")
-    if demo is not None:
-        lines.append(f"    `csmc demo --quiet`: peak RSS {_mib(demo.max_rss_kb)} in {demo.elapsed_s:.2f} s")
-        lines.append(f"      method: {demo.method}")
-        lines.append("      the largest single process of the demo's tree (driver or a sidecar), not a sum")
-        if demo.summary:
-            lines.append(f"      demo said: {demo.summary}")
-    return lines
-
-
-def _mib(kb: int | None) -> str:
-    return "?" if kb is None else f"{kb / 1024:.1f} MiB ({kb} kB)"
-
-
-# --- main -------------------------------------------------------------------------------------------
+def table(lines: list[Row]) -> str:
+    head: Row = ("figure", "now", "baseline in the same run", "ratio", "goal")
+    every = [head, *lines]
+    widths = [max(len(r[i]) for r in every) for i in range(5)]
+    text = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in every]
+    text.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(text)
 
 
 def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--cold-runs", type=int, default=10, help="sidecar cold starts (default 10)")
-    parser.add_argument("--snapshots", type=int, default=200, help="snapshots through the real path (default 200)")
-    parser.add_argument("--engine-snapshots", type=int, default=1000, help="in-process snapshots (default 1000)")
-    parser.add_argument(
-        "--rusage", action="store_true", help="measure the demo with getrusage even when /usr/bin/time exists"
-    )
     parser.add_argument("--output", type=Path, default=OUTPUT, help=f"JSON output (default {OUTPUT})")
-    args = parser.parse_args(argv)
-    for name in ("cold_runs", "snapshots", "engine_snapshots"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    return args
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds per timed phase (default 60)")
+    return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _args(argv)
     began = time.perf_counter()
     runner = Runner()
-    info = machine()
-
-    startup = runner.phase(
-        "1 cold start", lambda: asyncio.run(cold_start(args.cold_runs, runner.budget(COLD_START_BUDGET)))
-    )
-    latency = runner.phase(
-        "2 snapshot latency", lambda: asyncio.run(snapshot_latency(args.snapshots, runner.budget(LATENCY_BUDGET)))
-    )
-    full = runner.phase(
-        "3 engine (synchronous=FULL)",
-        lambda: asyncio.run(engine_throughput(args.engine_snapshots, runner.budget(ENGINE_BUDGET))),
-    )
-    off = runner.phase(
-        "3 engine (synchronous=OFF)",
-        lambda: asyncio.run(
-            engine_throughput(args.engine_snapshots, runner.budget(ENGINE_OFF_BUDGET), synchronous="OFF")
-        ),
-    )
-    commits = runner.phase(
-        "3 engine (commit count)",
-        lambda: asyncio.run(
-            engine_throughput(COMMIT_COUNT_SNAPSHOTS, runner.budget(5.0), synchronous="OFF", count_commits=True)
-        ),
-    )
-    demo = runner.phase("4 demo memory", lambda: demo_memory(args.rusage, runner.budget(DEMO_TIMEOUT)))
-    total = time.perf_counter() - began
-
+    load_before = _load()
+    ack = runner.phase("ack latency", lambda: asyncio.run(ack_latency(Deadline(args.budget))))
+    order = runner.phase("order latency", lambda: asyncio.run(order_latency(Deadline(args.budget))))
+    flood = runner.phase("burst", lambda: burst(Deadline(args.budget)))
+    counts = runner.phase("requests per sync", requests_per_sync)
+    start = runner.phase("cold start", lambda: cold_start(Deadline(args.budget)))
+    load_after = _load()
+    temp = Path(tempfile.gettempdir())
     lines = [
         "CSMultiConnector benchmarks",
-        f"Machine: os.cpu_count()={info['cpu_count']} (usable {info['cpus_usable']}), Python {info['python']} "
-        f"({info['implementation']}), {info['platform']}",
-        f"Temporary files (journals, logs) in {info['temp_dir']} on {info['temp_filesystem']}",
+        f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}",
+        f"Load before: {load_before}; after: {load_after}",
+        f"Journals and logs in {temp} on {_filesystem(temp)}",
         "",
+        table(rows(ack, order, flood, counts, start)),
+        "",
+        "Wall time: " + ", ".join(f"{k} {v:.1f} s" for k, v in runner.seconds.items()),
     ]
-    sections: list[list[str]] = []
-    if startup is not None:
-        sections.append(report_startup(startup))
-    if latency is not None:
-        sections.append(report_latency(latency))
-    if full is not None or off is not None:
-        sections.append(report_engine(full, off, commits))
-    sections.append(report_memory(latency, demo))
-    for section in sections:
-        lines.extend([*section, ""])
-    phases = ", ".join(f"{k} {v:.1f} s" for k, v in runner.seconds.items())
-    lines.append(f"Wall time: {total:.1f} s ({phases})")
-    if runner.skipped:
-        lines.append(f"Skipped, the overall budget of {TOTAL_BUDGET:.0f} s being spent: {', '.join(runner.skipped)}")
-    if runner.failures:
-        lines.append("FAILURES:")
-        lines.extend(f"  - {f}" for f in runner.failures)
-    else:
-        lines.append("No functional failures.")
-
-    engine_json: dict[str, object] = {
-        "full": full.to_json() if full else None,
-        "synchronous_off": off.to_json() if off else None,
-        "commits_per_snapshot": (
-            round(commits.commits / commits.snapshots, 2) if commits and commits.commits and commits.snapshots else None
-        ),
-    }
-    if full and off and full.us_per_snapshot:
-        engine_json["fsync_share_estimate"] = round(max(0.0, 1 - off.us_per_snapshot / full.us_per_snapshot), 3)
+    lines += ["FAILURES:", *(f"  - {f}" for f in runner.failures)] if runner.failures else ["No functional failures."]
     figures = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "ok": not runner.failures,
         "failures": runner.failures,
-        "skipped": runner.skipped,
-        "machine": info,
-        "cold_start": startup.to_json() if startup else None,
-        "snapshot_latency": latency.to_json() if latency else None,
-        "engine": engine_json,
-        "memory": {
-            "sidecar_during_latency_kb": latency.sidecar_memory_kb if latency else None,
-            "demo": demo.to_json() if demo else None,
-        },
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "load": {"before": load_before, "after": load_after},
+        "ack_latency": ack.to_json() if ack else None,
+        "order_latency": order.to_json() if order else None,
+        "burst": flood.to_json() if flood else None,
+        "requests": counts.to_json() if counts else None,
+        "cold_start": start.to_json() if start else None,
         "phase_seconds": {k: round(v, 2) for k, v in runner.seconds.items()},
-        "total_seconds": round(total, 2),
+        "total_seconds": round(time.perf_counter() - began, 1),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")

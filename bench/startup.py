@@ -1,4 +1,9 @@
-"""Benchmark 1: from `Popen` of `csmc run` to a bound socket, and to a welcome for the EA's hello."""
+"""Cold start: from the start of `csmc run` (as the EA runs it) to a port that accepts connections, for every
+connector, against `python -c 'import zmq'` in the same rounds.
+
+The venue is never reached: a profile per connector with placeholder keys and an unreachable API address,
+since the socket must be bound before anything of the venue is imported or contacted.
+"""
 
 from __future__ import annotations
 
@@ -9,74 +14,74 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import BenchFailure, Deadline, Summary, ms_since
-from bench.proc import Sidecar, bench_client, prepare_home
-from bridge.client import BridgeRefused
-from sidecar.demo import free_port
+from bench.common import Deadline, Summary
+from bench.proc import PROFILE, clean_env, prepare_home, wait_connectable
+from sidecar.demo import free_port, run_command
 
-HELLO_TIMEOUT = 10.0
+UNREACHABLE = "http://127.0.0.1:9"
+PROFILES = {
+    "paper": 'connector = "paper"\n',
+    "binance": f'connector = "binance"\n[binance]\napi_key = "k"\nsecret_key = "s"\napi_url = "{UNREACHABLE}/fapi"\n'
+    'endpoint = "futures"\n',
+    "kucoin": f'connector = "kucoin"\n[kucoin]\napi_key = "k"\nsecret_key = "s"\npassphrase = "p"\n'
+    f'api_url = "{UNREACHABLE}"\n',
+    "kraken": f'connector = "kraken"\n[kraken]\napi_key = "k"\nsecret_key = "c2VjcmV0"\napi_url = "{UNREACHABLE}"\n',
+    "ib": 'connector = "ib"\n[ib]\nport = 9\n',
+}
+ROUNDS = 5
 
 
 @dataclass
 class StartupResult:
-    planned: int
-    listening_ms: list[float] = field(default_factory=list)
-    welcome_ms: list[float] = field(default_factory=list)
-    bare_python_ms: list[float] = field(default_factory=list)
+    import_zmq_ms: list[float] = field(default_factory=list)
+    bound_ms: dict[str, list[float]] = field(default_factory=dict)
+
+    def ratio(self, connector: str) -> float:
+        return Summary.of(self.bound_ms[connector]).median / Summary.of(self.import_zmq_ms).median
 
     def to_json(self) -> dict[str, object]:
         return {
-            "runs_planned": self.planned,
-            "runs_done": len(self.listening_ms),
-            "popen_to_listening_ms": Summary.of(self.listening_ms).to_json(),
-            "popen_to_welcome_ms": Summary.of(self.welcome_ms).to_json(),
-            "bare_python_start_ms": Summary.of(self.bare_python_ms).to_json() if self.bare_python_ms else None,
-            "samples_listening_ms": [round(v, 3) for v in self.listening_ms],
-            "samples_welcome_ms": [round(v, 3) for v in self.welcome_ms],
+            "import_zmq_ms": Summary.of(self.import_zmq_ms).to_json(),
+            "bound_ms": {c: Summary.of(v).to_json() for c, v in self.bound_ms.items()},
+            "ratio_p50": {c: round(self.ratio(c), 2) for c in self.bound_ms},
         }
 
 
-async def _one_run(result: StartupResult) -> None:
-    # A fresh CSMC_HOME every run, so each start also creates its journal and log file as a first start does.
+def _import_zmq_ms() -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import zmq"], check=True)
+    return (time.perf_counter() - started) * 1000
+
+
+def _bound_ms(home: Path, token_file: Path) -> float:
+    port = free_port()
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        run_command(port, PROFILE, token_file), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=clean_env(home), text=True,
+    )  # fmt: skip
+    try:
+        bound = wait_connectable(port, Deadline(20), proc)
+    finally:
+        proc.kill()
+        proc.wait()
+    return (bound - started) * 1000
+
+
+def cold_start(deadline: Deadline, rounds: int = ROUNDS) -> StartupResult:
+    result = StartupResult()
     with tempfile.TemporaryDirectory(prefix="csmc-bench-start-") as tmp:
-        home = Path(tmp)
-        token_file, token = prepare_home(home)
-        with Sidecar(home, token_file, free_port()) as sidecar:
-            listening = sidecar.wait_listening()
-            client = bench_client(sidecar.port, token)
-            try:
-                welcome = await client.hello(timeout=HELLO_TIMEOUT)
-                welcomed = time.perf_counter()
-            except BridgeRefused as e:
-                raise BenchFailure(f"the sidecar refused the hello: {e}") from None
-            except TimeoutError:
-                raise BenchFailure(f"no welcome within {HELLO_TIMEOUT:.0f} s: {sidecar.stderr_tail() or '-'}") from None
-            finally:
-                await client.close("bench finished")
-            if welcome.connector != "paper":
-                raise BenchFailure(f"the sidecar runs connector {welcome.connector}, not paper")
-            result.listening_ms.append(ms_since(sidecar.spawned_at, listening))
-            result.welcome_ms.append(ms_since(sidecar.spawned_at, welcomed))
-
-
-def _bare_python(runs: int, deadline: Deadline) -> list[float]:
-    """The interpreter alone, as a floor: what of the cold start is Python starting rather than the sidecar."""
-    out: list[float] = []
-    for _ in range(runs):
-        if deadline.expired:
-            break
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True, timeout=10, capture_output=True)
-        out.append(ms_since(start, time.perf_counter()))
-    return out
-
-
-async def cold_start(runs: int, budget_s: float) -> StartupResult:
-    deadline = Deadline(budget_s)
-    result = StartupResult(planned=runs)
-    for _ in range(runs):
-        if deadline.expired:
-            break
-        await _one_run(result)
-    result.bare_python_ms = _bare_python(runs, Deadline(5.0))
+        homes = {}
+        for connector, body in PROFILES.items():
+            home = Path(tmp) / connector
+            homes[connector] = (home, prepare_home(home, body)[0])
+        for n in range(rounds + 1):  # round 0 fills the OS caches and is not counted
+            if deadline.expired and n > 1:
+                break
+            zmq_ms = _import_zmq_ms()
+            bound = {c: _bound_ms(home, token_file) for c, (home, token_file) in homes.items()}
+            if n:
+                result.import_zmq_ms.append(zmq_ms)
+                for connector, ms in bound.items():
+                    result.bound_ms.setdefault(connector, []).append(ms)
     return result

@@ -34,7 +34,7 @@ class BridgeClient:
         token: str,
         *,
         account: Account,
-        connector: str = "paper",
+        connector: str | None = None,
         profile: str = "default",
         magic_filter: Iterable[int] = (0,),
         sid: str | None = None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -152,6 +153,7 @@ class Sidecar:
         if not self.server.bound:
             self.bind()
         logging.getLogger("csmc").addHandler(self._mirror)
+        self._stop_on_signals()
         serving = asyncio.create_task(self.server.serve())
         self._spawn(self._connect_venue())
         self._spawn(self._periodic_sync())
@@ -180,6 +182,18 @@ class Sidecar:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _stop_on_signals(self) -> None:
+        """SIGTERM and SIGINT end the run as a bye does: the journal is closed with everything written."""
+        loop = asyncio.get_running_loop()
+        for name in ("SIGTERM", "SIGINT"):
+            signum = getattr(signal, name, None)
+            if signum is None:
+                continue
+            try:
+                loop.add_signal_handler(signum, self.stop)
+            except (NotImplementedError, RuntimeError):
+                return  # Windows' event loop, or not the main thread: the default handling stays
 
     def _spawn(self, coro: object) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]

@@ -123,6 +123,7 @@ class KrakenSettings(RestVenueSection):
     one_time_password: SecretStr = EMPTY
     """The API key's two-factor password (Spot keys with 2FA), sent as `otp` with every private request."""
     quote_currency: str = "USD"
+    """Venue currency that replaces the MT5 profit currency below."""
     request_timeout_s: float = Field(default=10.0, gt=0, le=120)
     """Seconds to wait for Kraken's answer; an order without an answer is looked up by its client id."""
     order_deadline_s: float = Field(default=10.0, ge=5, le=60)

@@ -95,9 +95,9 @@ def envelope(kind: str, body: object, v: object = 1, sid: object = "rawpeer1", s
     return json.dumps({"v": v, "type": kind, "sid": sid, "seq": seq, "body": body}).encode()
 
 
-def hello_frame(token: str, sid: str = "raw0000000000001", seq: int = 1) -> bytes:
+def hello_frame(token: str, sid: str = "raw0000000000001", seq: int = 1, connector: str | None = "paper") -> bytes:
     body = {
-        "token": token, "versions": [1], "ea_version": "raw", "connector": "paper", "profile": "default",
+        "token": token, "versions": [1], "ea_version": "raw", "connector": connector, "profile": "default",
         "account": {"login": 7001, "server": "Demo-Server", "currency": "USD", "margin_mode": "netting"},
     }  # fmt: skip
     return envelope("hello", body, sid=sid, seq=seq)

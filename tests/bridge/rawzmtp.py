@@ -7,6 +7,7 @@ does with strangers and rule breakers use this instead.
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 
 GREETING = b"\xff" + bytes(8) + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\x00") + b"\x00" + bytes(31)
@@ -83,3 +84,35 @@ class RawZmtp:
 
     def close(self) -> None:
         self.writer.close()
+
+
+class BlockingEa:
+    """A ZMTP client on a plain blocking socket, for a thread of its own: it writes as fast as the kernel takes
+    it, the way an EA's burst of deals arrives."""
+
+    def __init__(self, port: int, hello: bytes) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.sock.sendall(GREETING + ready() + frame(hello))
+        self._data = b""
+        self._take(64)  # the sidecar's greeting
+
+    def _take(self, n: int) -> bytes:
+        while len(self._data) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("the sidecar closed the connection")
+            self._data += chunk
+        head, self._data = self._data[:n], self._data[n:]
+        return head
+
+    def message(self) -> bytes:
+        """The next message; commands (READY) are skipped."""
+        while True:
+            flags = self._take(1)[0]
+            size = struct.unpack(">Q", self._take(8))[0] if flags & 0x02 else self._take(1)[0]
+            body = self._take(size)
+            if not flags & 0x04:
+                return body
+
+    def close(self) -> None:
+        self.sock.close()

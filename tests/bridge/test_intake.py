@@ -4,8 +4,6 @@ placed while the burst is still arriving, and only the newest table traded. Coun
 from __future__ import annotations
 
 import asyncio
-import socket
-import struct
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +17,7 @@ from sidecar.config import BridgeSettings, PaperSettings, Settings
 from sidecar.model import LegKey
 from sidecar.venues.paper import Execution, PaperVenue
 from tests.bridge.conftest import ACCOUNT, btc, envelope, hello_frame, in_sync
-from tests.bridge.rawzmtp import GREETING, frame, ready
+from tests.bridge.rawzmtp import BlockingEa, frame
 
 BURST = 2000
 SETTINGS = Settings(
@@ -59,38 +57,6 @@ async def test_hello_is_answered_while_the_venue_is_still_being_made(tmp_path: P
     assert made[0].holdings[LegKey("BTCUSD")] == Decimal("0.10")
 
 
-class BlockingEa:
-    """A ZMTP client on a plain blocking socket, for a thread of its own: it writes as fast as the kernel takes
-    it, the way an EA's burst of deals arrives."""
-
-    def __init__(self, port: int, token: str, sid: str) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
-        self.sock.sendall(GREETING + ready() + frame(hello_frame(token, sid=sid)))
-        self._data = b""
-        self._take(64)  # the sidecar's greeting
-
-    def _take(self, n: int) -> bytes:
-        while len(self._data) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("the sidecar closed the connection")
-            self._data += chunk
-        head, self._data = self._data[:n], self._data[n:]
-        return head
-
-    def message(self) -> bytes:
-        """The next message; commands (READY) are skipped."""
-        while True:
-            flags = self._take(1)[0]
-            size = struct.unpack(">Q", self._take(8))[0] if flags & 0x02 else self._take(1)[0]
-            body = self._take(size)
-            if not flags & 0x04:
-                return body
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 async def test_a_bursts_first_order_goes_out_before_its_last_table_is_taken_in(
     tmp_path: Path, session_token: str
 ) -> None:
@@ -114,7 +80,7 @@ async def test_a_bursts_first_order_goes_out_before_its_last_table_is_taken_in(
     ]  # fmt: skip
 
     def burst() -> list[bytes]:
-        ea = BlockingEa(port, session_token, sid)
+        ea = BlockingEa(port, hello_frame(session_token, sid=sid))
         try:
             while b'"type":"request_snapshot"' not in ea.message():
                 pass  # the engine is ready for this session from here on
