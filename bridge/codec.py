@@ -130,8 +130,34 @@ def parse_json(frame: bytes) -> Any:
     return raw
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """A message whose frame, JSON and envelope passed the checks of §7.3 up to the body's schema."""
+
+    kind: str  # the envelope's `type`
+    sid: str
+    seq: int
+    v: int
+    body: dict[str, Any]
+    model: type[Body]
+
+    def message(self) -> Message:
+        """The body checked against its schema (`invalid` otherwise): the last of the checks."""
+        try:
+            parsed = self.model.model_validate(self.body)
+        except ValidationError as e:
+            raise ProtocolError("invalid", f"{self.kind}: {describe_validation(e)}", self.kind, self.seq) from None
+        return Message(self.kind, self.sid, self.seq, parsed, self.v)
+
+
 def decode(frame: bytes, *, from_ea: bool = True, max_frame: int = MAX_FRAME) -> Message:
     """Parse and validate one frame. Raises ProtocolError with the code to reply with."""
+    return read_envelope(frame, from_ea=from_ea, max_frame=max_frame).message()
+
+
+def read_envelope(frame: bytes, *, from_ea: bool = True, max_frame: int = MAX_FRAME) -> Envelope:
+    """Every check of §7.3 but the body's schema, which is the costly one: a snapshot that a newer one
+    supersedes before it is handled never needs it."""
     if len(frame) > max_frame:
         raise ProtocolError("too_large", f"message of {len(frame)} bytes exceeds the limit of {max_frame} bytes")
     raw = parse_json(frame)
@@ -175,11 +201,7 @@ def decode(frame: bytes, *, from_ea: bool = True, max_frame: int = MAX_FRAME) ->
     body = raw.get("body", {})
     if not isinstance(body, dict):
         raise ProtocolError("invalid", "envelope field 'body' must be a JSON object", ref_type, ref_seq)
-    try:
-        parsed = model.model_validate(body)
-    except ValidationError as e:
-        raise ProtocolError("invalid", f"{ref_type}: {describe_validation(e)}", ref_type, ref_seq) from None
-    return Message(ref_type, sid, ref_seq, parsed, version)
+    return Envelope(ref_type, sid, ref_seq, version, body, model)
 
 
 def describe_validation(error: ValidationError, limit: int = 3) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bridge import SUPPORTED_VERSIONS
-from bridge.codec import MAX_ERROR_TEXT, MAX_FRAME, Message, ProtocolError, clip, decode, encode
+from bridge.codec import MAX_ERROR_TEXT, MAX_FRAME, Envelope, Message, ProtocolError, clip, encode, read_envelope
 from bridge.listen import listening_socket
 from bridge.messages import Ack, AlertMsg, Body, Bye, Error, Heartbeat, Hello, Snapshot, Welcome
 from bridge.token import SessionToken
@@ -283,23 +283,24 @@ class BridgeServer:
 
     async def _handle_batch(self, peer: Peer, batch: list[Incoming]) -> None:
         """The EA's messages as they queued up. Of several snapshots in a row only the newest is applied; the
-        others are acknowledged as superseded (the protocol is level-triggered: PROTOCOL.md §5.2)."""
-        decoded: list[Message | ProtocolError] = []
+        others are acknowledged as superseded (the protocol is level-triggered: PROTOCOL.md §5.2), without
+        their bodies being checked against the schema, which for a large table is most of its cost."""
+        read: list[Envelope | ProtocolError] = []
         for item in batch:
             try:
-                decoded.append(self._decode(item))
+                read.append(self._envelope(item))
             except ProtocolError as e:
-                decoded.append(e)
-        for at, message in enumerate(decoded):
-            if isinstance(message, ProtocolError):
-                self._reply_error(peer, message)
+                read.append(e)
+        for at, envelope in enumerate(read):
+            if isinstance(envelope, ProtocolError):
+                self._reply_error(peer, envelope)
                 continue
-            newer = self._newer_snapshot(decoded, at)
             try:
+                newer = self._newer_snapshot(read, at)
                 if newer is not None:
-                    self._supersede(peer, message, newer)
+                    self._supersede(peer, envelope, newer)
                 else:
-                    await self._dispatch(peer, message)
+                    await self._dispatch(peer, envelope.message())
             except ProtocolError as e:
                 self._reply_error(peer, e)
             except Exception:
@@ -307,25 +308,25 @@ class BridgeServer:
                 self._reply_error(peer, ProtocolError("internal", "the sidecar failed on this message"))
 
     @staticmethod
-    def _newer_snapshot(decoded: list[Message | ProtocolError], at: int) -> int | None:
-        message = decoded[at]
-        assert isinstance(message, Message)
-        if not isinstance(message.body, Snapshot):
+    def _newer_snapshot(read: list[Envelope | ProtocolError], at: int) -> int | None:
+        envelope = read[at]
+        assert isinstance(envelope, Envelope)
+        if envelope.kind != "snapshot":
             return None
         newest: int | None = None
-        for later in decoded[at + 1 :]:
-            if not isinstance(later, Message) or later.sid != message.sid:
+        for later in read[at + 1 :]:
+            if not isinstance(later, Envelope) or later.sid != envelope.sid:
                 continue
-            if isinstance(later.body, Hello | Bye):
+            if later.kind in ("hello", "bye"):
                 break  # the session may change in between: what follows is handled in its turn
-            if isinstance(later.body, Snapshot) and later.seq > (newest or message.seq):
+            if later.kind == "snapshot" and later.seq > (newest or envelope.seq):
                 newest = later.seq
         return newest
 
-    def _supersede(self, peer: Peer, message: Message, newer: int) -> None:
-        session = self._session_of(peer, message)
+    def _supersede(self, peer: Peer, envelope: Envelope, newer: int) -> None:
+        session = self._session_of(peer, envelope.kind, envelope.seq, envelope.sid)
         session.last_seen = time.monotonic()
-        self._send_now(session, "ack", Ack(seq=message.seq, applied=False, superseded_by=newer))
+        self._send_now(session, "ack", Ack(seq=envelope.seq, applied=False, superseded_by=newer))
 
     def _send_now(self, session: Session, kind: str, body: Body) -> None:
         session.out_seq += 1
@@ -333,6 +334,9 @@ class BridgeServer:
         session.peer.send(encode(Message(kind, session.sid, session.out_seq, body, session.version)))
 
     def _decode(self, item: Incoming) -> Message:
+        return self._envelope(item).message()
+
+    def _envelope(self, item: Incoming) -> Envelope:
         if item.too_large:
             raise ProtocolError(
                 "too_large", f"message of {item.too_large} bytes exceeds the limit of {self.max_frame} bytes"
@@ -342,20 +346,20 @@ class BridgeServer:
             frames = frames[1:]  # a REQ-style empty delimiter is tolerated
         if len(frames) != 1:
             raise ProtocolError("multipart", f"expected one frame per message, got {len(frames)}")
-        return decode(frames[0], from_ea=True, max_frame=self.max_frame)
+        return read_envelope(frames[0], from_ea=True, max_frame=self.max_frame)
 
-    def _session_of(self, peer: Peer, message: Message) -> Session:
+    def _session_of(self, peer: Peer, kind: str, seq: int, sid: str) -> Session:
         state = self._peers.get(peer)
-        session = self.sessions.get(message.sid)
-        if state is None or session is None or state.sid != message.sid or session.peer is not peer:
-            raise ProtocolError("no_session", "send hello (with the session token) first", message.type, message.seq)
+        session = self.sessions.get(sid)
+        if state is None or session is None or state.sid != sid or session.peer is not peer:
+            raise ProtocolError("no_session", "send hello (with the session token) first", kind, seq)
         return session
 
     async def _dispatch(self, peer: Peer, message: Message) -> None:
         if isinstance(message.body, Hello):
             await self._on_hello(peer, message)
             return
-        session = self._session_of(peer, message)
+        session = self._session_of(peer, message.type, message.seq, message.sid)
         session.last_seen = time.monotonic()
         if isinstance(message.body, Snapshot):
             applied = await self._handler.on_snapshot(session, message.seq, message.body)
