@@ -227,11 +227,11 @@ async def test_snapshots_that_queued_up_together_are_superseded_by_the_newest_an
         await peer.send(hello_frame(running.token, sid=sid))
         while decode(await peer.recv(), from_ea=False).type != "request_snapshot":
             pass  # the engine is ready for this session from here on
+        tables = [btc(v).model_dump(mode="json") for v in ("0.30", "0.70", "0.05")]
+        tables[1]["volume"] = "seventy"  # not even valid: superseded, it is never checked against the schema
         burst = b"".join(
-            frame(
-                envelope("snapshot", {"reason": "deal", "positions": [btc(v).model_dump(mode="json")]}, sid=sid, seq=n)
-            )
-            for n, v in ((2, "0.30"), (3, "0.70"), (4, "0.05"))
+            frame(envelope("snapshot", {"reason": "deal", "positions": [table]}, sid=sid, seq=n))
+            for n, table in enumerate(tables, start=2)
         )
         await peer.send_bytes(burst)  # one write: the three arrive together
         acks: list[Ack] = []
