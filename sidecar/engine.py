@@ -285,7 +285,7 @@ class SyncEngine:
         self.session_id, self.copy_key, self.margin_mode = session_id, copy_key, margin_mode
         self.targets = None
         self.last_seq = self.journal.last_seq(session_id)  # the stale rule survives a restart
-        log.debug("engine start: session %s continues after seq %d", session_id, self.last_seq)
+        log.debug("engine start: session %s continues after seq %d", session_id, self.last_seq)  # pragma: no mutate
         await self.journal.flush()  # the orders this process wrote are read back below
         try:
             summary = await self.venue.account()
@@ -375,7 +375,7 @@ class SyncEngine:
             self.offsets = offsets
         self.ready = True
         self._dirty_all = True  # the first pass looks at every leg the copier manages
-        log.info("copying %s in %s mode", self.copy_key, self.mode.value)
+        log.info("copying %s in %s mode", self.copy_key, self.mode.value)  # pragma: no mutate
 
     def _initial_offsets(self) -> dict[LegKey, Decimal]:
         """Follow mode: what the venue holds beyond MT5 at the start is kept as it is."""
@@ -500,7 +500,7 @@ class SyncEngine:
             prices = await self.venue.reference_prices(symbols)
         except VenueError as e:
             # Without a price the order is sent and the venue itself enforces its minimum notional.
-            log.debug("no reference prices for %s: %s", ", ".join(sorted(symbols)), e)
+            log.debug("no reference prices for %s: %s", ", ".join(sorted(symbols)), e)  # pragma: no mutate
             return
         now = time.monotonic()
         for symbol, price in prices.items():
@@ -703,7 +703,7 @@ class SyncEngine:
             book.unresolved = record.request.client_id
             async with book.lock:
                 if await self._resolve_leg(key, book):
-                    log.info("order %s from an earlier run resolved", record.request.client_id)
+                    log.info("order %s from an earlier run resolved", record.request.client_id)  # pragma: no mutate
 
     # --- trading rules ----------------------------------------------------------------------------
 
@@ -717,7 +717,7 @@ class SyncEngine:
         try:
             instruments = await self.venue.refresh_instruments()
         except VenueError as e:
-            log.info("cannot read %s's trading rules again (%s); trying later", self.venue.name, e)
+            log.info("cannot read %s's trading rules again (%s); trying later", self.venue.name, e)  # pragma: no mutate
             self._rules_task = None
             self._schedule_rules_refresh()
             return
@@ -727,7 +727,8 @@ class SyncEngine:
         waiting = [k for k, b in self.books.items() if b.halted]
         resumed = [k for k in waiting if (i := instruments.get(k.symbol)) is not None and i.trading]
         if resumed:
-            log.info("trading again at %s: %s", self.venue.name, ", ".join(sorted(str(k) for k in resumed)))
+            names = ", ".join(sorted(str(k) for k in resumed))  # pragma: no mutate
+            log.info("trading again at %s: %s", self.venue.name, names)  # pragma: no mutate
             await self.reconcile(keys=resumed)
             if self.on_retried is not None:
                 await self.on_retried()

@@ -185,7 +185,7 @@ class _Writer:
             db.execute("COMMIT")
         except BaseException as e:
             self.failure = e
-            log.error("cannot write the journal %s: %s", self._path, e)
+            log.error("cannot write the journal %s: %s", self._path, e)  # pragma: no mutate
             for _, _, waiters in batch:
                 for waiter in waiters:
                     waiter.set_exception(e)
