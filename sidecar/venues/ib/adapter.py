@@ -46,6 +46,7 @@ from sidecar.venues.base import VenueAdapter
 from sidecar.venues.ib.contracts import (
     ContractCache,
     ContractSpec,
+    plain_decimal,
     query_contract,
     trading_exchange,
     venue_symbol_of,
@@ -58,22 +59,13 @@ T = TypeVar("T")
 CONNECT_TIMEOUT_S = 10.0
 REQUEST_TIMEOUT_S = 10.0
 FILE_ONLY = {"to_ea": False}  # details for the log file; the EA gets the alerts that matter
-_UNSET_ABOVE = 1e300
 DONE_STATES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
-
-
-def _dec(value: float | Decimal) -> Decimal:
-    """ib_async's floats as exact decimals (2000.0 → 2000.0, not 1999.99…); its "unset" marker counts as 0."""
-    if isinstance(value, Decimal):
-        return value
-    if value > _UNSET_ABOVE:
-        return Decimal(0)
-    return Decimal(repr(value))
+_dec = plain_decimal  # ib_async's floats as the decimals TWS wrote
 
 
 def _plain(qty: Decimal) -> str:
     """2000.0 → 2000, 0.50 → 0.5: quantities as a trader writes them."""
-    return format(qty.normalize(), "f")
+    return format(_dec(qty), "f")
 
 
 class _SdkLogs(logging.Handler):

@@ -14,12 +14,23 @@ import pytest
 from sidecar.errors import ConfigError, OrderRejected, OutcomeUnknown, VenueUnavailable
 from sidecar.model import LegKey, MarginMode, OrderRequest, OrderState, PositionMode, Side, VenuePosition
 from sidecar.venues.ib import IBVenue
+from sidecar.venues.ib.contracts import plain_decimal
 from sidecar.venues.ib.errors import Kind, classify
-from tests.fakes.tws import DEFAULT_ACCOUNT, PLACE_ORDER, FakeTws, running_tws
+from tests.fakes.tws import DEFAULT_ACCOUNT, PLACE_ORDER, FakeContract, FakeTws, running_tws
 from tests.venues.ib.conftest import eventually, settings_for
 
 EURUSD = "EUR.USD"
 GBPUSD = "GBP.USD"
+# Size rules made up for the tests (IB's real ones are checked on a paper account, README): a fractional step, and
+# a minimum that a float turns into 25000.0.
+SILVER = FakeContract(
+    55501, "XAG", "CFD", "USD", "SMART", "XAG.USD", "0.001", "Silver", min_size="50", size_increment="0.5",
+    suggested_size_increment="10",
+)  # fmt: skip
+EURO_25K = FakeContract(
+    143916318, "EUR", "CFD", "USD", "SMART", "EUR.USD", "0.00005", "EUR USD", min_size="25000", size_increment="1",
+    suggested_size_increment="1000",
+)  # fmt: skip
 
 
 def buy(client_id: str, symbol: str, qty: str) -> OrderRequest:
@@ -203,6 +214,49 @@ async def test_a_damaged_cache_is_set_aside(tws: FakeTws, tmp_path: Path) -> Non
 
     assert dict(await venue.instruments()) == {}
     assert (tmp_path / "ib-contracts.damaged").exists()
+
+
+# --- size rules and quantities --------------------------------------------------------------------------
+
+
+async def test_size_rules_come_from_contract_details_at_178(tmp_path: Path) -> None:
+    with running_tws(contracts=[SILVER, EURO_25K]) as tws:
+        venue = IBVenue(settings_for(tws, security_type="CFD"), cache_path=tmp_path / "c.json")
+        await venue.connect()
+        await venue.resolve({"XAG.USD", EURUSD})
+        result = await venue.submit(buy("silver1", "XAG.USD", "100.5"))
+        await venue.close()
+        assert tws.violations == []
+
+    silver, euro = (await venue.instruments())["XAG.USD"], (await venue.instruments())[EURUSD]
+    assert (str(silver.lot_step), str(silver.min_qty), str(silver.tick)) == ("0.5", "50", "0.001")
+    assert (str(euro.lot_step), str(euro.min_qty)) == ("1", "25000")  # not 1.0 and 25000.0
+    assert (silver.max_qty, silver.trading) == (0, True)  # IB's contract details state neither
+    assert (result.state, str(result.filled_qty)) == (OrderState.FILLED, "100.5")
+
+
+async def test_a_tws_below_164_gives_no_size_rules_so_whole_units_are_traded(tmp_path: Path) -> None:
+    with running_tws(contracts=[SILVER], server_version=157) as tws:
+        venue = IBVenue(settings_for(tws, security_type="CFD"), cache_path=tmp_path / "c.json")
+        await venue.connect()
+        await venue.resolve({"XAG.USD"})
+        await venue.close()
+
+    silver = (await venue.instruments())["XAG.USD"]
+    assert (str(silver.lot_step), str(silver.min_qty), str(silver.tick)) == ("1", "1", "0.001")
+
+
+async def test_quantities_print_as_a_trader_writes_them(tws: FakeTws, venue: IBVenue) -> None:
+    tws.set_position(EURUSD, "CASH", 2000)
+    tws.set_price(GBPUSD, "CASH", "1.2712")
+    await venue.resolve({GBPUSD})
+
+    (position,) = await venue.positions()
+    result = await venue.submit(buy("plain1", GBPUSD, "10000"))
+
+    assert str(position.qty) == "2000"
+    assert (str(result.filled_qty), str(result.avg_price)) == ("10000", "1.2712")
+    assert str((await venue.instruments())[GBPUSD].lot_step) == "1"
 
 
 # --- orders -------------------------------------------------------------------------------------------
@@ -419,3 +473,20 @@ async def test_a_broken_server_link_pauses_until_the_farms_are_back(tws: FakeTws
 )
 def test_error_codes_are_classified(code: int, kind: Kind) -> None:
     assert classify(code) is kind
+
+
+@pytest.mark.parametrize(
+    ("sdk_value", "text"),
+    [
+        (2000.0, "2000"),
+        (25000.0, "25000"),  # not 2.5E+4
+        (0.1, "0.1"),  # the decimal TWS wrote, not the binary float's expansion
+        (100.5, "100.5"),
+        (-300.0, "-300"),
+        (-0.0, "0"),
+        (1.7976931348623157e308, "0"),  # TWS's "unset"
+        (Decimal("0.50"), "0.5"),
+    ],
+)
+def test_sdk_numbers_become_plain_decimals(sdk_value: float | Decimal, text: str) -> None:
+    assert str(plain_decimal(sdk_value)) == text

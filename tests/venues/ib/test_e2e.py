@@ -144,6 +144,9 @@ async def session(
         assert "Traceback" not in stderr
         assert "never retrieved" not in stderr
         assert tws.violations == []
+        # ib_async's warnings and errors go to the log file: none may say that it could not decode what TWS sent
+        logged = [line for log in home.rglob("*.log") for line in log.read_text("utf-8").splitlines()]
+        assert [line for line in logged if "ib_async.Decoder" in line] == []
 
 
 @pytest.mark.parametrize("sec_type", ["CASH", "CFD"])
