@@ -14,9 +14,18 @@ import pytest
 from sidecar.errors import ConfigError, OrderRejected, OutcomeUnknown, VenueUnavailable
 from sidecar.model import LegKey, MarginMode, OrderRequest, OrderState, PositionMode, Side, VenuePosition
 from sidecar.venues.ib import IBVenue
+from sidecar.venues.ib.adapter import CLOCK_MARGIN
 from sidecar.venues.ib.contracts import plain_decimal
 from sidecar.venues.ib.errors import Kind, classify
-from tests.fakes.tws import DEFAULT_ACCOUNT, PLACE_ORDER, FakeContract, FakeTws, running_tws
+from tests.fakes.tws import (
+    DEFAULT_ACCOUNT,
+    PLACE_ORDER,
+    REQ_EXECUTIONS,
+    FakeContract,
+    FakeTws,
+    parse_tws_time,
+    running_tws,
+)
 from tests.venues.ib.conftest import eventually, settings_for
 
 EURUSD = "EUR.USD"
@@ -350,6 +359,106 @@ async def test_a_fill_after_the_timeout_is_found_by_lookup(tws: FakeTws, make_ve
     assert len(tws.executions) == 1
 
 
+# --- no false "absent": what TWS still works or has filled is never reported absent ----------------------
+
+
+async def test_an_informational_error_on_a_live_order_sends_no_second_order(
+    tws: FakeTws, make_venue: Callable[..., IBVenue]
+) -> None:
+    """ib_async issues #191/#217: 10349 makes ib_async mark the order Cancelled while TWS works it and fills it
+    later. Reported absent, it would be sent again: two fills, twice the position."""
+    venue = make_venue(order_timeout_s=1)
+    await venue.connect()
+    await venue.resolve({GBPUSD})
+    tws.hold_fills()
+    tws.inject_order_notice(10349)
+
+    sent = await venue.submit(buy("notice1", GBPUSD, "20000"))
+    working = await venue.lookup(GBPUSD, "notice1", sent_at=datetime.now(UTC))
+    tws.release_fills()
+    await eventually(lambda: tws.position(GBPUSD, "CASH") == 20000, what="the late fill")
+    done = await venue.lookup(GBPUSD, "notice1", sent_at=datetime.now(UTC))
+    await venue.close()
+
+    assert (sent.state, working.state) == (OrderState.OPEN, OrderState.OPEN)
+    assert (done.state, done.filled_qty) == (OrderState.FILLED, 20000)
+    assert len(tws.received(PLACE_ORDER)) == 1
+    assert tws.position(GBPUSD, "CASH") == 20000
+
+
+async def test_an_informational_error_then_a_prompt_fill_is_one_fill(tws: FakeTws, venue: IBVenue) -> None:
+    await venue.resolve({GBPUSD})
+    tws.inject_order_notice(10349)
+
+    result = await venue.submit(buy("notice2", GBPUSD, "20000"))
+
+    assert (result.state, result.filled_qty) == (OrderState.FILLED, 20000)
+    assert len(tws.received(PLACE_ORDER)) == 1
+
+
+async def test_an_inactive_order_is_not_sent_again_and_fills_once_active(
+    tws: FakeTws, make_venue: Callable[..., IBVenue]
+) -> None:
+    """IBKR: Inactive is an order not yet activated or transmitted; a held order (404, shares being located) is
+    transmitted later. ib_async counts Inactive as done; TWS still lists it among its open orders."""
+    venue = make_venue(order_timeout_s=1)
+    await venue.connect()
+    await venue.resolve({GBPUSD})
+    tws.hold_inactive("locate")
+
+    with pytest.raises(OutcomeUnknown, match="TWS holds it Inactive: locate"):
+        await venue.submit(sell("inactive1", GBPUSD, "20000"))
+    held = await venue.lookup(GBPUSD, "inactive1", sent_at=datetime.now(UTC))
+    tws.activate_inactive()
+    await eventually(lambda: tws.position(GBPUSD, "CASH") == -20000, what="the fill after activation")
+    done = await venue.lookup(GBPUSD, "inactive1", sent_at=datetime.now(UTC))
+    await venue.close()
+
+    assert held.state is OrderState.OPEN
+    assert (done.state, done.filled_qty) == (OrderState.FILLED, 20000)
+    assert len(tws.received(PLACE_ORDER)) == 1
+    assert tws.position(GBPUSD, "CASH") == -20000
+
+
+async def test_a_fill_before_tws_midnight_is_still_found_after_it(tmp_path: Path) -> None:
+    with running_tws(trade_log_days=2) as tws:
+        venue = IBVenue(settings_for(tws), cache_path=tmp_path / "c.json")
+        await venue.connect()
+        await venue.resolve({GBPUSD})
+        sent_at = datetime.now(UTC)
+        await venue.submit(buy("midnight1", GBPUSD, "10000"))
+        tws.start_new_day()  # executions and completed orders from before now are yesterday's
+
+        found = await venue.lookup(GBPUSD, "midnight1", sent_at=sent_at)
+        await venue.close()
+        since = parse_tws_time(tws.received(REQ_EXECUTIONS)[-1].fields[5])
+
+    assert (found.state, found.filled_qty) == (OrderState.FILLED, 10000)
+    # never later than the send time, and back at least a day so TWS's own day is never cut short
+    assert since <= sent_at - CLOCK_MARGIN
+    assert since <= datetime.now(UTC) - timedelta(days=1)
+
+
+async def test_an_order_sent_days_ago_is_looked_up_from_its_send_time(tmp_path: Path) -> None:
+    with running_tws(trade_log_days=7) as tws:  # TWS's Trade Log set to show a week
+        venue = IBVenue(settings_for(tws), cache_path=tmp_path / "c.json")
+        await venue.connect()
+        await venue.resolve({GBPUSD})
+        await venue.submit(buy("old1", GBPUSD, "10000"))
+        tws.age_history(timedelta(days=3))
+        tws.start_new_day()
+        sent_at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3, seconds=5)
+
+        found = await venue.lookup(GBPUSD, "old1", sent_at=sent_at)
+        since = parse_tws_time(tws.received(REQ_EXECUTIONS)[-1].fields[5])
+        unknown_send_time = await venue.lookup(GBPUSD, "old1")
+        await venue.close()
+
+    assert (found.state, found.filled_qty) == (OrderState.FILLED, 10000)
+    assert since == sent_at - CLOCK_MARGIN
+    assert (unknown_send_time.state, unknown_send_time.filled_qty) == (OrderState.FILLED, 10000)
+
+
 async def test_lookup_of_an_unknown_client_id_is_absent(venue: IBVenue) -> None:
     assert (await venue.lookup(EURUSD, "never-sent")).state is OrderState.ABSENT
 
@@ -467,6 +576,8 @@ async def test_a_broken_server_link_pauses_until_the_farms_are_back(tws: FakeTws
         (110, Kind.REJECTED),
         (200, Kind.REJECTED),
         (2103, Kind.WARNING),
+        (404, Kind.WARNING),
+        (10349, Kind.WARNING),
         (202, Kind.TRANSIENT),
         (162, Kind.TRANSIENT),
     ],

@@ -242,6 +242,41 @@ async def test_a_fill_after_the_order_timeout_is_executed_once(csmc_home: Path, 
     assert tws.position("EUR.USD", "CASH") == -3000
 
 
+def lookups_after_placing(tws: FakeTws) -> int:
+    sequence = [r.msg_id for r in tws.received()]
+    return sequence[sequence.index(PLACE_ORDER) :].count(REQ_ALL_OPEN_ORDERS) if PLACE_ORDER in sequence else 0
+
+
+@pytest.mark.parametrize("tws_does", ["informational error 10349", "Inactive until activated"])
+async def test_an_order_tws_still_works_is_never_doubled(csmc_home: Path, tws: FakeTws, tws_does: str) -> None:
+    """The issue's reproduction: ib_async ends the order on its own (10349) or counts Inactive as done while TWS
+    keeps the order and fills it later. Reported absent, it was sent again: 40,000 held for a 20,000 target."""
+    if tws_does.startswith("Inactive"):
+        tws.hold_inactive("locate")
+    else:
+        tws.hold_fills()
+        tws.inject_order_notice(10349)
+    async with session(csmc_home, tws, profile(tws, order_timeout_s=1, position_sync_period_s=1)) as s:
+        await s.wait(lambda m: m.type == "request_snapshot", "request_snapshot")
+        await s.snapshot(fx("EURUSD", "buy", "0.20"))
+
+        # The copier asks TWS again and again while the order works; a resend would come in between.
+        await tws.wait_for(
+            lambda t: lookups_after_placing(t) >= 3 or len(t.received(PLACE_ORDER)) > 1,
+            WAIT,
+            "three lookups of the working order, or a second order",
+        )
+        assert len(tws.received(PLACE_ORDER)) == 1
+        tws.activate_inactive()
+        tws.release_fills()
+
+        await s.status(in_sync(EUR_USD=20000), "in sync after the late fill")
+
+    assert len(tws.received(PLACE_ORDER)) == 1
+    assert len(tws.executions) == 1
+    assert tws.position("EUR.USD", "CASH") == 20000
+
+
 async def test_a_rejection_is_reported_and_nothing_else_is_lost(csmc_home: Path, tws: FakeTws) -> None:
     tws.inject_order_error(201, "Order rejected - reason: THIS ACCOUNT MAY NOT TRADE GBP", local_symbol="GBP.USD")
     table = (fx("EURUSD", "buy", "0.05"), fx("GBPUSD", "buy", "0.10"), fx("EURXYZ", "buy", "0.01"))
