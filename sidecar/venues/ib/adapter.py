@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import Enum
@@ -79,6 +79,8 @@ TWS_DAY = timedelta(days=1)
 # The furthest TWS reports executions (its Trade Log setting allows up to 7 days): the reach for an order whose send
 # time is not known.
 TRADE_LOG_REACH = timedelta(days=7)
+SIZE_RULES_SERVER_VERSION = 164  # IBKR's MIN_SERVER_VER_SIZE_RULES
+TWS_SIZE_RULES = ("minSize", "sizeIncrement", "suggestedSizeIncrement", "minTick")  # ContractDetails fields
 
 
 _dec = plain_decimal  # ib_async's floats as the decimals TWS wrote
@@ -481,6 +483,40 @@ class IBVenue(VenueAdapter):
             self._learn(ContractSpec.from_details(symbol, details[0], self.exchange))
         else:
             self._learn(ContractSpec.from_position(symbol, contract, self.exchange))
+
+    async def check_details(self, traded_symbols: Iterable[str]) -> list[tuple[str, str]]:
+        """For `csmc check`, as (label, text): the server version TWS speaks and, per traded contract, the size rules
+        TWS reports now beside those the copier applies (README: what a maintainer checks before a release)."""
+        version = self._ib.client.serverVersion()
+        note = "" if version >= SIZE_RULES_SERVER_VERSION else ": too old to report size rules, whole units are traded"
+        lines = [("TWS API", f"server version {version}{note}")]
+        symbols = sorted(set(traded_symbols))
+        await self.resolve([s for s in symbols if s not in self._specs])
+        for symbol in symbols:
+            spec = self._specs.get(symbol)
+            if spec is None:
+                continue
+            details, reason = await self._contract_details(Contract(conId=spec.con_id, exchange=spec.exchange))
+            if len(details) != 1:
+                lines.append(("TWS sizes", f"{symbol}: {reason}"))
+                continue
+            d = details[0]
+            current = ContractSpec.from_details(symbol, d, self.exchange)
+            stale = (
+                ""
+                if (current.lot_step, current.min_qty) == (spec.lot_step, spec.min_qty)
+                else f"; the contract cache still says lot step {spec.lot_step}, min size {spec.min_qty}: set "
+                f"[ib] reset_cache = true for one start"
+            )
+            reported = ", ".join(f"{rule} {_plain(_dec(getattr(d, rule)))}" for rule in TWS_SIZE_RULES)
+            lines.append(
+                (
+                    "TWS sizes",
+                    f"{symbol} {spec.sec_type} on {spec.exchange} (conId {spec.con_id}): {reported} → copied with "
+                    f"lot step {current.lot_step}, min size {current.min_qty}{stale}",
+                )
+            )
+        return lines
 
     async def account(self) -> AccountSummary:
         self._require_connection()

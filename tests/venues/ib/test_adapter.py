@@ -268,6 +268,38 @@ async def test_quantities_print_as_a_trader_writes_them(tws: FakeTws, venue: IBV
     assert str((await venue.instruments())[GBPUSD].lot_step) == "1"
 
 
+async def test_check_details_show_what_tws_reports_and_what_is_copied(tmp_path: Path) -> None:
+    cache = tmp_path / "c.json"
+    with running_tws(contracts=[SILVER], server_version=157) as old:
+        venue = IBVenue(settings_for(old, security_type="CFD"), cache_path=cache)
+        await venue.connect()
+        at_157 = await venue.check_details(["XAG.USD"])
+        await venue.close()
+    with running_tws(contracts=[SILVER]) as tws:
+        venue = IBVenue(settings_for(tws, security_type="CFD"), cache_path=cache)  # a TWS update since
+        await venue.connect()
+        at_178 = await venue.check_details(["XAG.USD"])
+        await venue.close()
+
+    assert at_157 == [
+        ("TWS API", "server version 157: too old to report size rules, whole units are traded"),
+        (
+            "TWS sizes",
+            "XAG.USD CFD on SMART (conId 55501): minSize 0, sizeIncrement 0, suggestedSizeIncrement 0, minTick 0.001 "
+            "→ copied with lot step 1, min size 1",
+        ),
+    ]
+    assert at_178 == [
+        ("TWS API", "server version 178"),
+        (
+            "TWS sizes",
+            "XAG.USD CFD on SMART (conId 55501): minSize 50, sizeIncrement 0.5, suggestedSizeIncrement 10, minTick "
+            "0.001 → copied with lot step 0.5, min size 50; the contract cache still says lot step 1, min size 1: "
+            "set [ib] reset_cache = true for one start",
+        ),
+    ]
+
+
 # --- orders -------------------------------------------------------------------------------------------
 
 
