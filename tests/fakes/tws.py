@@ -57,7 +57,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -251,16 +251,29 @@ class Received:
 
 @dataclass
 class _Conn:
+    """One client connection. Everything the fake sends it while handling one request or event goes out in one
+    write at the end of that loop turn: a client then reads the messages together, as it reads a burst from TWS
+    (ib_async handles all it has read before its waiting coroutines resume, which is what makes timing tests
+    repeatable)."""
+
     writer: asyncio.StreamWriter
     number: int
     version: int = 0
     client_id: int | None = None
     positions: bool = False
     account_updates: str | None = None
+    pending: bytearray = field(default_factory=bytearray)
 
     def send(self, *fields: object) -> None:
         payload = "".join(f"{_text(f)}\0" for f in fields).encode()
-        self.writer.write(struct.pack(">I", len(payload)) + payload)
+        if not self.pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.pending += struct.pack(">I", len(payload)) + payload
+
+    def flush(self) -> None:
+        if self.pending and not self.writer.transport.is_closing():
+            self.writer.write(bytes(self.pending))
+        self.pending.clear()
 
 
 def _text(value: object) -> str:
@@ -480,6 +493,7 @@ class FakeTws:
         self._order_errors: deque[_Fault] = deque()
         self._order_notices: deque[_Fault] = deque()
         self._inactive_next: deque[tuple[str, str | None]] = deque()
+        self._after_reply: dict[int, list[Callable[[], None]]] = {}
         self._held: list[FakeOrder] = []
         self._holding = False
         self._occupied: set[int] = set()
@@ -582,8 +596,10 @@ class FakeTws:
         `activate_inactive`."""
         self._call(lambda: self._inactive_next.append((why_held, local_symbol)))
 
-    def activate_inactive(self) -> None:
-        """Every Inactive order becomes Submitted and fills (unless fills are held)."""
+    def activate_inactive(self, *, after: int | None = None) -> None:
+        """Every Inactive order becomes Submitted and fills (unless fills are held): now, or, with `after` (a message
+        id such as REQ_EXECUTIONS), right after the fake has answered the next such request, so that the activation
+        lands between two requests of a client."""
 
         def activate() -> None:
             for order in self._orders:
@@ -592,7 +608,10 @@ class FakeTws:
                     self._report(order)
                     self._work(order)
 
-        self._call(activate)
+        if after is None:
+            self._call(activate)
+        else:
+            self._call(lambda: self._after_reply.setdefault(after, []).append(activate))
 
     def hold_fills(self) -> None:
         """Orders are accepted and stay working until `release_fills` (a fill that arrives late)."""
@@ -734,6 +753,8 @@ class FakeTws:
                 sender = int(fields[2]) if int(fields[0]) == START_API and len(fields) > 2 else conn.client_id
                 self._received.append(Received(sender, fields))
                 self._dispatch(conn, fields)
+                for action in self._after_reply.pop(int(fields[0]), []):
+                    action()
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -802,6 +823,7 @@ class FakeTws:
         )
         if in_use:
             self._error(conn, -1, 326)
+            conn.flush()
             conn.writer.transport.close()  # TWS hangs up after refusing the id
             return
         conn.client_id = client_id

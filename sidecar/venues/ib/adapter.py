@@ -732,6 +732,13 @@ class IBVenue(VenueAdapter):
         TWS reports executions of its current day only, or of as many days as its Trade Log shows: for an order
         sent before those, "absent" means that no fill of it is on record any more."""
         open_trades: list[Trade] = await self._request(self._ib.reqAllOpenOrdersAsync, "open orders")
+        listed = [t for t in open_trades if t.order.orderRef == client_id]
+        # TWS lists only orders it still holds (IBKR: "it is not possible to obtain cancelled or fully filled
+        # orders" this way), so a listed order is working, whatever status ib_async gave it locally. One exception:
+        # ib_async files every openOrder that arrives while the request runs under its reply, including the one TWS
+        # sends by itself when an order fills; Filled is a status only TWS sets. Judged now, as the reply stands:
+        # a fill that arrives later is not in the completed orders and executions asked for next.
+        working = any(t.orderStatus.status != "Filled" for t in listed)
         completed: list[Trade] = await self._request(
             lambda: self._ib.reqCompletedOrdersAsync(apiOnly=True), "completed orders"
         )
@@ -742,12 +749,8 @@ class IBVenue(VenueAdapter):
         executed: dict[str, Fill] = {f.execution.execId: f for f in fills if f.execution.orderRef == client_id}
         exec_qty = sum((_dec(f.execution.shares) for f in executed.values()), Decimal(0))
         done_qty = sum((_dec(t.order.filledQuantity) for t in completed if t.order.orderRef == client_id), Decimal(0))
-        filled = max(exec_qty, done_qty)
-        # TWS lists only orders it still holds (IBKR: "it is not possible to obtain cancelled or fully filled
-        # orders" this way), so a listed order is working, whatever status ib_async gave it locally. One exception:
-        # ib_async files every openOrder that arrives while the request runs under its reply, including the one TWS
-        # sends by itself when an order fills; Filled is a status only TWS sets.
-        if any(t.order.orderRef == client_id and t.orderStatus.status != "Filled" for t in open_trades):
+        filled = max(exec_qty, done_qty, *(self._filled(t) for t in listed))
+        if working:
             return OrderResult(client_id, OrderState.OPEN, filled)
         if filled > 0:
             notional = sum((_dec(f.execution.shares) * _dec(f.execution.price) for f in executed.values()), Decimal(0))

@@ -452,6 +452,28 @@ async def test_an_inactive_order_is_not_sent_again_and_fills_once_active(
     assert tws.position(GBPUSD, "CASH") == -20000
 
 
+async def test_an_order_listed_as_working_stays_open_though_it_fills_during_the_lookup(
+    tws: FakeTws, make_venue: Callable[..., IBVenue]
+) -> None:
+    """The open-orders reply is judged as it stands: the fill that arrives after the executions were read is in
+    neither completed orders nor executions, so judging the listed order by its later, local status said absent."""
+    venue = make_venue(order_timeout_s=1)
+    await venue.connect()
+    await venue.resolve({GBPUSD})
+    tws.hold_inactive()
+    with pytest.raises(OutcomeUnknown, match="Inactive"):
+        await venue.submit(buy("race1", GBPUSD, "20000"))
+    tws.activate_inactive(after=REQ_EXECUTIONS)
+
+    during = await venue.lookup(GBPUSD, "race1", sent_at=datetime.now(UTC))
+    after = await venue.lookup(GBPUSD, "race1", sent_at=datetime.now(UTC))
+    await venue.close()
+
+    assert during.state is OrderState.OPEN
+    assert (after.state, after.filled_qty) == (OrderState.FILLED, 20000)
+    assert len(tws.received(PLACE_ORDER)) == 1
+
+
 async def test_a_fill_before_tws_midnight_is_still_found_after_it(tmp_path: Path) -> None:
     with running_tws(trade_log_days=2) as tws:
         venue = IBVenue(settings_for(tws), cache_path=tmp_path / "c.json")
