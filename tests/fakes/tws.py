@@ -626,11 +626,16 @@ class FakeTws:
 
         self._call(release)
 
-    def start_new_day(self) -> None:
+    def start_new_day(self, *, fill_held_first: bool = False) -> None:
         """TWS's midnight: executions and completed orders before now belong to an earlier day, and DAY orders that
-        are still live expire."""
+        are still live expire. `fill_held_first` fills the held orders just before midnight, in the same step."""
 
         def new_day() -> None:
+            if fill_held_first:
+                self._holding = False
+                held, self._held = self._held, []
+                for order in held:
+                    self._fill(order)
             now = datetime.now(UTC)
             for order in self._orders:
                 if order.live and order.tif == "DAY":

@@ -117,8 +117,10 @@ async def session(
     text: str,
     margin_mode: str = "netting",
     before_hello: Callable[[RunningSidecar], Awaitable[None]] | None = None,
+    name: str | None = None,
 ) -> AsyncIterator[Session]:
-    name = f"ib{next(_ids)}"
+    """A sidecar and the EA's session with it; `name` runs an earlier session's profile (and journal) again."""
+    name = name or f"ib{next(_ids)}"
     write_profile(home, name, text)
     sidecar = RunningSidecar(home, name, free_port(), token_file(home, name), connector="ib")
     client: BridgeClient | None = None
@@ -274,6 +276,33 @@ async def test_an_order_tws_still_works_is_never_doubled(csmc_home: Path, tws: F
 
     assert len(tws.received(PLACE_ORDER)) == 1
     assert len(tws.executions) == 1
+    assert tws.position("EUR.USD", "CASH") == 20000
+
+
+async def test_a_fill_tws_no_longer_reports_after_midnight_is_not_sent_again(csmc_home: Path, tws: FakeTws) -> None:
+    """IB Gateway (or a Trade Log showing one day): an order that filled before TWS's midnight leaves no trace in
+    open orders, completed orders or executions afterwards. A sidecar that resolves it then finds nothing; the
+    position, read again before anything is sent, shows the fill, and nothing is sent twice."""
+    tws.hold_fills()
+    text = profile(tws, order_timeout_s=1, position_sync_period_s=1)
+    async with session(csmc_home, tws, text) as first:
+        await first.wait(lambda m: m.type == "request_snapshot", "request_snapshot")
+        await first.snapshot(fx("EURUSD", "buy", "0.20"))
+        await first.alert("outcome unknown")
+        await tws.wait_for(looked_up_after_placing, WAIT, "a lookup of the working order")
+    # the sidecar is stopped with the order unresolved; it fills, then TWS passes midnight
+    tws.start_new_day(fill_held_first=True)
+    assert tws.position("EUR.USD", "CASH") == 20000
+    since = len(tws.received())
+
+    async with session(csmc_home, tws, text, name=first.profile) as again:
+        await again.wait(lambda m: m.type == "request_snapshot", "request_snapshot")
+        await again.snapshot(fx("EURUSD", "buy", "0.20"))
+        await again.status(in_sync(EUR_USD=20000), "in sync after midnight")
+        await asyncio.sleep(1.5)  # a periodic sync more, in which a resend would go out
+
+    assert REQ_EXECUTIONS in [r.msg_id for r in tws.received()[since:]]  # the order was looked up again
+    assert len(tws.received(PLACE_ORDER)) == 1
     assert tws.position("EUR.USD", "CASH") == 20000
 
 
