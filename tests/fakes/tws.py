@@ -1,15 +1,51 @@
-"""A fake Trader Workstation: a TCP server on 127.0.0.1 that speaks the TWS API socket protocol at server version 157.
+"""A fake Trader Workstation: a TCP server on 127.0.0.1 that speaks the TWS API socket protocol.
 
-The field layouts are the ones a v157 server writes and reads, taken from both independent clients that speak it:
-ib_async 2.1 (`decoder.py`, `client.py`) and ibapi 9.81 (`decoder.py`, `orderdecoder.py`, `client.py`). Incoming
-`placeOrder` messages are parsed field by field from the v157 list and must end exactly where that list ends, so a
-client that sends a different layout fails loudly here instead of passing by luck.
+**Server versions.** The handshake goes as with TWS: the client sends the range of versions it speaks, the server
+answers with one version and every later message of that connection uses it. The fake offers at most
+`server_version` (178 by default: the top of ib_async 2.1's range, `Client.MaxClientVersion`, which a current TWS
+grants it) and each connection speaks min(that, the client's highest). ib_async ("v157..178") therefore gets 178
+and IB's own ibapi 9.81 ("v100..157") gets 157 from the same server, as both do from a current TWS. A server below
+157 is not modelled. Layouts that change between 157 and 178 are written and read per connection, at the versions
+IBKR's clients switch them (the MIN_SERVER_VER_* constants of IBKR's TWS API clients; ib_async 2.1's
+`decoder.py` and `client.py` read and write the same fields at the same versions):
 
-It keeps accounts, positions, orders and executions; market orders fill at a settable price. Faults a real TWS
-shows are injected on command: dropped connections, a listener that goes away, IB connectivity loss (1100, then
-1101/1102), order errors (201 rejection or any other code), fills held back past the client's timeout, and a
-client id already in use (326). The server runs on its own thread and event loop, so blocking clients (ibapi's
-reader thread) and asyncio clients on the test's loop can use it alike; every control method is thread-safe.
+- 164 SIZE_RULES: contract details lose their message version and mdSizeMultiplier and end with minSize,
+  sizeIncrement, suggestedSizeIncrement (IBKR Java client `EDecoder.processContractDataMsg`; ib_async
+  `Decoder.contractDetails`);
+- 166 ADVANCED_ORDER_REJECT: every error message ends with advancedOrderRejectJson (ib_async `Decoder.errorMsg`,
+  which fails on a v166+ error without it); placeOrder carries advancedErrorOverride;
+- 158/160/162 DURATION, POST_TO_ATS, AUTO_CANCEL_PARENT and 170 PEGBEST_PEGMID_OFFSETS: new order fields in
+  placeOrder, openOrder and completedOrder (ib_async `Client.placeOrder`, `Decoder.openOrder`,
+  `Decoder.completedOrder`); 169 MANUAL_ORDER_TIME: placeOrder and cancelOrder carry a manual time;
+- 176 BOND_ISSUERID: reqContractDetails ends with issuerId (ib_async `Client.reqContractDetails`);
+- 177 FA_PROFILE_DESUPPORT: faProfile leaves placeOrder, openOrder and completedOrder;
+- 178 PENDING_PRICE_REVISION: execDetails ends with pendingPriceRevision (IBKR Java client
+  `EDecoder.processExecutionDataMsg`; ib_async `Decoder.execDetails`).
+
+Incoming placeOrder messages are parsed field by field for the connection's version and must end exactly where that
+layout ends, so a client that sends another layout fails loudly here instead of passing by luck.
+
+**What TWS does that the fake does too** (IBKR's TWS API documentation, "Order Management"):
+
+- reqOpenOrders/reqAllOpenOrders answer every order TWS still holds with openOrder *and* orderStatus, then
+  openOrderEnd; filled and cancelled orders are not in that reply.
+- reqExecutions delivers the executions since midnight of the current day; "to request executions from the last 7
+  days, TWS's Trade Log setting 'Show trades for …' must be adjusted", and IB Gateway only has the current day.
+  Here a request without a time filter gets the current day; a time filter (ExecutionFilter.time, "YYYYMMDD
+  HH:mm:ss TMZ" or in UTC "YYYYMMDD-HH:mm:ss": executions at and after it) reaches back at most as far as
+  `trade_log_days` (1, the default, is IB Gateway or an unchanged Trade Log). `start_new_day` is TWS's midnight.
+- reqCompletedOrders returns "all orders for the given day that are no longer modifiable".
+- An order can be Inactive and still become active later: "Inactive: … you have not yet activated or transmitted
+  it", and error 404 holds an order "while we attempt to locate the shares … transmitted once there is short sale
+  available" (`hold_inactive`, `activate_inactive`).
+- TWS sends informational messages on live orders as errors, e.g. 10349 "Order TIF was set to DAY based on order
+  preset." (ib_async issues #191 and #217: the order stays live and fills later) (`inject_order_notice`).
+
+It keeps accounts, positions, orders and executions; market orders fill at a settable price. Other faults are
+injected on command: dropped connections, a listener that goes away, IB connectivity loss (1100, then 1101/1102),
+order errors (201 rejection or any other code), fills held back past the client's timeout, and a client id already in
+use (326). The server runs on its own thread and event loop, so blocking clients (ibapi's reader thread) and asyncio
+clients on the test's loop can use it alike; every control method is thread-safe.
 """
 
 from __future__ import annotations
@@ -21,15 +57,21 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-SERVER_VERSION = 157
-MIN_CLIENT_VERSION = 100
+SERVER_VERSION = 178
+OLDEST_SERVER_VERSION = 157
 DEFAULT_ACCOUNT = "DU1234567"
 UNSET_DOUBLE = "1.7976931348623157E308"
+
+# Server versions at which a layout changes (IBKR's MIN_SERVER_VER_* constants).
+DURATION, POST_TO_ATS, AUTO_CANCEL_PARENT, SIZE_RULES, ADVANCED_ORDER_REJECT = 158, 160, 162, 164, 166
+MANUAL_ORDER_TIME, PEGBEST_PEGMID_OFFSETS, BOND_ISSUERID, FA_PROFILE_DESUPPORT = 169, 170, 176, 177
+PENDING_PRICE_REVISION = 178
 
 T = TypeVar("T")
 
@@ -51,6 +93,7 @@ MESSAGES = {
     201: "Order rejected - reason:",
     202: "Order Canceled - reason:",
     326: "Unable to connect as the client id is already in use. Retry with a unique client id.",
+    404: "Order held while securities are located.",
     1100: "Connectivity between IB and Trader Workstation has been lost.",
     1101: "Connectivity between IB and Trader Workstation has been restored - data lost.",
     1102: "Connectivity between IB and Trader Workstation has been restored - data maintained.",
@@ -60,15 +103,37 @@ MESSAGES = {
     2158: "Sec-def data farm connection is OK:secdefil",
     10268: "The 'EtradeOnly' order attribute is not supported.",
     10269: "The 'firmQuoteOnly' order attribute is not supported.",
+    10349: "Order TIF was set to DAY based on order preset.",
 }
+
+# Statuses of an order TWS still holds: it is in the open-orders reply and not among the completed orders.
+LIVE_STATUSES = frozenset({"PendingSubmit", "PreSubmitted", "Submitted", "Inactive"})
+# Statuses in which an order can execute.
+WORKING_STATUSES = frozenset({"PendingSubmit", "PreSubmitted", "Submitted"})
 
 
 class ProtocolViolation(Exception):
-    """A client sent something a v157 server would not accept; the connection is closed."""
+    """A client sent something a TWS at that server version would not accept; the connection is closed."""
+
+
+@dataclass(frozen=True)
+class _Fault:
+    """An error TWS will send on the next order (for `local_symbol`, or any when it is None)."""
+
+    code: int
+    text: str
+    local_symbol: str | None
+    reject_json: str = ""
 
 
 @dataclass(frozen=True)
 class FakeContract:
+    """A contract and its trading rules. The size rules are sent from server version 164 on.
+
+    The sizes of the default table are illustrative, not read from IB: README.md ("Before trusting a release")
+    has a maintainer compare them with what a paper account's TWS reports, and correct them here when they differ.
+    """
+
     con_id: int
     symbol: str
     sec_type: str
@@ -78,6 +143,9 @@ class FakeContract:
     min_tick: str = "0.00005"
     long_name: str = ""
     trading_class: str = ""
+    min_size: str = "1"
+    size_increment: str = "1"
+    suggested_size_increment: str = "1"
 
     def fields(self, *, exchange: str | None = None) -> list[object]:
         """conId, symbol, secType, lastTradeDate, strike, right, multiplier, exchange, currency, localSymbol,
@@ -128,15 +196,24 @@ class FakeOrder:
     e_trade_only: bool
     firm_quote_only: bool
     outside_rth: bool
+    placed_at: datetime
     status: str = "PreSubmitted"
+    why_held: str = ""
     filled: Decimal = Decimal(0)
     avg_price: Decimal = Decimal(0)
-    completed_time: str = ""
+    completed_at: datetime | None = None
     completed_status: str = ""
 
     @property
+    def live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+    @property
     def working(self) -> bool:
-        return self.status in ("PendingSubmit", "PreSubmitted", "Submitted")
+        return self.status in WORKING_STATUSES
+
+    def complete(self, status: str, text: str, at: datetime) -> None:
+        self.status, self.completed_status, self.completed_at = status, text, at
 
 
 @dataclass(frozen=True)
@@ -149,11 +226,15 @@ class FakeExecution:
     side: str  # BOT or SLD
     shares: Decimal
     price: Decimal
-    time: str
+    at: datetime
     account: str
     order_ref: str
     cum_qty: Decimal
     avg_price: Decimal
+
+    @property
+    def time(self) -> str:
+        return _ib_time(self.at)
 
 
 @dataclass(frozen=True)
@@ -170,23 +251,47 @@ class Received:
 
 @dataclass
 class _Conn:
+    """One client connection. Everything the fake sends it while handling one request or event goes out in one
+    write at the end of that loop turn: a client then reads the messages together, as it reads a burst from TWS
+    (ib_async handles all it has read before its waiting coroutines resume, which is what makes timing tests
+    repeatable)."""
+
     writer: asyncio.StreamWriter
     number: int
+    version: int = 0
     client_id: int | None = None
     positions: bool = False
     account_updates: str | None = None
+    pending: bytearray = field(default_factory=bytearray)
 
     def send(self, *fields: object) -> None:
         payload = "".join(f"{_text(f)}\0" for f in fields).encode()
-        self.writer.write(struct.pack(">I", len(payload)) + payload)
+        if not self.pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.pending += struct.pack(">I", len(payload)) + payload
+
+    def flush(self) -> None:
+        if self.pending and not self.writer.transport.is_closing():
+            self.writer.write(bytes(self.pending))
+        self.pending.clear()
 
 
 def _text(value: object) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return _plain(value)
     return str(value)
+
+
+def _plain(value: Decimal) -> str:
+    """Sizes as TWS writes them: 25000, 0.5; never 25000.0 or 2.5E+4."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _ib_time(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC")
 
 
 class _Fields:
@@ -223,7 +328,7 @@ class _Fields:
 
 @dataclass(frozen=True)
 class PlacedOrder:
-    """The fields of a v157 placeOrder message that the fake acts on (the rest is parsed and checked only)."""
+    """The fields of a placeOrder message that the fake acts on (the rest is parsed and checked only)."""
 
     order_id: int
     con_id: int
@@ -246,8 +351,8 @@ class PlacedOrder:
     field_count: int
 
 
-def parse_place_order(fields: tuple[str, ...]) -> PlacedOrder:
-    """Parse placeOrder (message 3) as a v157 server reads it: no version field (server ≥ 145), every
+def parse_place_order(fields: tuple[str, ...], version: int = SERVER_VERSION) -> PlacedOrder:
+    """Parse placeOrder (message 3) as a TWS at `version` reads it: no version field (server ≥ 145), every
     conditional block keyed on the value that announces it, and nothing left over."""
     f = _Fields(fields[1:], "placeOrder")
     order_id = f.int()
@@ -270,35 +375,19 @@ def parse_place_order(fields: tuple[str, ...]) -> PlacedOrder:
     f.skip(1)  # hidden
     if sec_type == "BAG":
         raise ProtocolViolation("placeOrder: combo (BAG) orders are not supported by this fake")
-    # sharesAllocation, discretionaryAmt, goodAfterTime, goodTillDate, faGroup, faMethod, faPercentage, faProfile,
+    # sharesAllocation, discretionaryAmt, goodAfterTime, goodTillDate, faGroup, faMethod, faPercentage
+    f.skip(7)
+    if version < FA_PROFILE_DESUPPORT:
+        f.skip(1)  # faProfile
     # modelCode, shortSaleSlot, designatedLocation, exemptCode, ocaType, rule80A, settlingFirm, allOrNone, minQty,
     # percentOffset
-    f.skip(18)
-    e_trade_only, firm_quote_only = f.bool(), f.bool()
-    # nbboPriceCap, auctionStrategy, startingPrice, stockRefPrice, delta, stockRangeLower, stockRangeUpper,
-    # overridePercentageConstraints, volatility, volatilityType
     f.skip(10)
-    delta_neutral_order_type = f.str()
-    f.skip(1)  # deltaNeutralAuxPrice
-    if delta_neutral_order_type:
-        f.skip(8)
-    f.skip(6)  # continuousUpdate, referencePriceType, trailStopPrice, trailingPercent, scaleInit/SubsLevelSize
-    scale_price_increment = f.float()
-    if 0 < scale_price_increment < float(UNSET_DOUBLE):
-        f.skip(7)
-    f.skip(3)  # scaleTable, activeStartTime, activeStopTime
-    if f.str():  # hedgeType
-        f.skip(1)
-    f.skip(4)  # optOutSmartRouting, clearingAccount, clearingIntent, notHeld
-    if f.bool():  # delta-neutral contract
-        f.skip(3)
-    if f.str():  # algoStrategy
-        f.skip(2 * f.int())
-    f.skip(1)  # algoId
+    e_trade_only, firm_quote_only = f.bool(), f.bool()
+    _skip_order_middle(f)
     what_if = f.bool()
     f.skip(4)  # orderMiscOptions, solicited, randomizeSize, randomizePrice
-    if order_type in ("PEG BENCH", "PEGBENCH"):
-        f.skip(5)
+    if order_type in ("PEG BENCH", "PEGBENCH", "PEG BEST", "PEGBEST", "PEG MID", "PEGMID"):
+        raise ProtocolViolation(f"placeOrder: {order_type} orders are not supported by this fake")
     if f.int():
         raise ProtocolViolation("placeOrder: order conditions are not supported by this fake")
     # adjustedOrderType, triggerPrice, lmtPriceOffset, adjustedStopPrice, adjustedStopLimitPrice,
@@ -306,6 +395,7 @@ def parse_place_order(fields: tuple[str, ...]) -> PlacedOrder:
     # mifid2DecisionMaker, mifid2DecisionAlgo, mifid2ExecutionTrader, mifid2ExecutionAlgo,
     # dontUseAutoPriceForHedge, isOmsContainer, discretionaryUpToLimitPrice, usePriceMgmtAlgo
     f.skip(19)
+    _skip_order_tail(f, version, exchange)
     f.end()
     return PlacedOrder(
         order_id=order_id,
@@ -330,6 +420,52 @@ def parse_place_order(fields: tuple[str, ...]) -> PlacedOrder:
     )
 
 
+def _skip_order_middle(f: _Fields) -> None:
+    """From nbboPriceCap to algoId: the same at every version from 157 to 178."""
+    # nbboPriceCap, auctionStrategy, startingPrice, stockRefPrice, delta, stockRangeLower, stockRangeUpper,
+    # overridePercentageConstraints, volatility, volatilityType
+    f.skip(10)
+    delta_neutral_order_type = f.str()
+    f.skip(1)  # deltaNeutralAuxPrice
+    if delta_neutral_order_type:
+        f.skip(8)
+    f.skip(6)  # continuousUpdate, referencePriceType, trailStopPrice, trailingPercent, scaleInit/SubsLevelSize
+    scale_price_increment = f.float()
+    if 0 < scale_price_increment < float(UNSET_DOUBLE):
+        f.skip(7)
+    f.skip(3)  # scaleTable, activeStartTime, activeStopTime
+    if f.str():  # hedgeType
+        f.skip(1)
+    f.skip(4)  # optOutSmartRouting, clearingAccount, clearingIntent, notHeld
+    if f.bool():  # delta-neutral contract
+        f.skip(3)
+    if f.str():  # algoStrategy
+        f.skip(2 * f.int())
+    f.skip(1)  # algoId
+
+
+def _skip_order_tail(f: _Fields, version: int, exchange: str) -> None:
+    """The fields placeOrder gained after usePriceMgmtAlgo, each from its server version on."""
+    for since in (DURATION, POST_TO_ATS, AUTO_CANCEL_PARENT, ADVANCED_ORDER_REJECT, MANUAL_ORDER_TIME):
+        if version >= since:
+            f.skip(1)  # duration, postToAts, autoCancelParent, advancedErrorOverride, manualOrderTime
+    if version >= PEGBEST_PEGMID_OFFSETS and exchange == "IBKRATS":
+        f.skip(1)  # minTradeQty (PEG BEST / PEG MID fields are refused above)
+
+
+def parse_tws_time(text: str) -> datetime:
+    """An ExecutionFilter time as IBKR documents it: "YYYYMMDD-HH:mm:ss" in UTC, "YYYYMMDD HH:mm:ss TMZ", or
+    "YYYYMMDD HH:mm:ss" in the fake's own time zone (UTC)."""
+    try:
+        if "-" in text:
+            return datetime.strptime(text, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
+        date, clock, *zone = text.split(" ")
+        zone_info = ZoneInfo(zone[0]) if zone else UTC
+        return datetime.strptime(f"{date} {clock}", "%Y%m%d %H:%M:%S").replace(tzinfo=zone_info)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ProtocolViolation(f"reqExecutions: {text!r} is not a time TWS accepts") from None
+
+
 class FakeTws:
     """Start with `with FakeTws() as tws:`; point a client at 127.0.0.1:`tws.port`."""
 
@@ -339,23 +475,35 @@ class FakeTws:
         accounts: Iterable[str] = (DEFAULT_ACCOUNT,),
         contracts: Iterable[FakeContract] = DEFAULT_CONTRACTS,
         next_order_id: int = 1,
+        server_version: int = SERVER_VERSION,
+        trade_log_days: int = 1,
     ) -> None:
+        if not OLDEST_SERVER_VERSION <= server_version <= SERVER_VERSION:
+            raise ValueError(f"the fake speaks server versions {OLDEST_SERVER_VERSION} to {SERVER_VERSION}")
         self.accounts = list(accounts)
         self.contracts = list(contracts)
+        self.server_version = server_version
+        self.trade_log_days = trade_log_days
         self._prices: dict[int, Decimal] = {}
         self._positions: dict[tuple[str, int], Decimal] = {}
         self._avg_cost: dict[tuple[str, int], Decimal] = {}
         self._orders: list[FakeOrder] = []
         self._executions: list[FakeExecution] = []
         self._received: list[Received] = []
-        self._order_errors: deque[tuple[int, str, str | None]] = deque()
+        self._order_errors: deque[_Fault] = deque()
+        self._order_notices: deque[_Fault] = deque()
+        self._inactive_next: deque[tuple[str, str | None]] = deque()
+        self._after_reply: dict[int, list[Callable[[], None]]] = {}
         self._held: list[FakeOrder] = []
         self._holding = False
         self._occupied: set[int] = set()
         self._connectivity_lost = False
         self._next_order_id = next_order_id
         self._next_perm_id = 900_000_001
+        self._day_start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        self.notice_delay_s = 0.05
         self.handshakes = 0
+        self.negotiated: list[int] = []
         self.violations: list[str] = []
         self._conns: dict[int, _Conn] = {}
         self._conn_numbers = 0
@@ -424,11 +572,46 @@ class FakeTws:
         contract = self.contract(local_symbol, sec_type)
         self._call(lambda: self._prices.__setitem__(contract.con_id, Decimal(price)))
 
-    def inject_order_error(self, code: int = 201, text: str | None = None, *, local_symbol: str | None = None) -> None:
+    def inject_order_error(
+        self, code: int = 201, text: str | None = None, *, local_symbol: str | None = None, reject_json: str = ""
+    ) -> None:
         """The next order (for `local_symbol`, if given) is refused with this error: 201 is a rejection, others
-        (e.g. 202) a server-side cancel. Each call refuses one order."""
+        (e.g. 202) a server-side cancel. Each call refuses one order. `reject_json` is the advanced order reject
+        JSON TWS attaches to some rejections from server version 166 on (its content is not modelled)."""
         message = text or (f"{MESSAGES[code]} simulated" if code in MESSAGES else f"simulated error {code}")
-        self._call(lambda: self._order_errors.append((code, message, local_symbol)))
+        self._call(lambda: self._order_errors.append(_Fault(code, message, local_symbol, reject_json)))
+
+    def inject_order_notice(
+        self, code: int = 10349, text: str | None = None, *, local_symbol: str | None = None
+    ) -> None:
+        """The next order (for `local_symbol`, if given) is accepted, and `notice_delay_s` later TWS sends an
+        informational error on it, e.g. 10349; the order stays live and fills afterwards (or when fills are
+        released). ib_async marks such an order Cancelled (issues #191, #217) although TWS keeps working it."""
+        message = text or MESSAGES.get(code, f"simulated message {code}")
+        self._call(lambda: self._order_notices.append(_Fault(code, message, local_symbol)))
+
+    def hold_inactive(self, why_held: str = "", *, local_symbol: str | None = None) -> None:
+        """The next order (for `local_symbol`, if given) is accepted but Inactive: TWS keeps it, lists it among
+        the open orders with status Inactive (and `why_held`, e.g. "locate"), and activates it on
+        `activate_inactive`."""
+        self._call(lambda: self._inactive_next.append((why_held, local_symbol)))
+
+    def activate_inactive(self, *, after: int | None = None) -> None:
+        """Every Inactive order becomes Submitted and fills (unless fills are held): now, or, with `after` (a message
+        id such as REQ_EXECUTIONS), right after the fake has answered the next such request, so that the activation
+        lands between two requests of a client."""
+
+        def activate() -> None:
+            for order in self._orders:
+                if order.status == "Inactive":
+                    order.status, order.why_held = "Submitted", ""
+                    self._report(order)
+                    self._work(order)
+
+        if after is None:
+            self._call(activate)
+        else:
+            self._call(lambda: self._after_reply.setdefault(after, []).append(activate))
 
     def hold_fills(self) -> None:
         """Orders are accepted and stay working until `release_fills` (a fill that arrives late)."""
@@ -442,6 +625,39 @@ class FakeTws:
                 self._fill(order)
 
         self._call(release)
+
+    def start_new_day(self, *, fill_held_first: bool = False) -> None:
+        """TWS's midnight: executions and completed orders before now belong to an earlier day, and DAY orders that
+        are still live expire. `fill_held_first` fills the held orders just before midnight, in the same step."""
+
+        def new_day() -> None:
+            if fill_held_first:
+                self._holding = False
+                held, self._held = self._held, []
+                for order in held:
+                    self._fill(order)
+            now = datetime.now(UTC)
+            for order in self._orders:
+                if order.live and order.tif == "DAY":
+                    order.complete("Cancelled", "Expired", now - timedelta(microseconds=1))
+                    self._held = [o for o in self._held if o is not order]
+            self._day_start = now
+
+        self._call(new_day)
+
+    def age_history(self, by: timedelta) -> None:
+        """Let time pass for what TWS has recorded: every order, execution and the day's start move `by` into the
+        past (follow with `start_new_day` for TWS's midnight since)."""
+
+        def age() -> None:
+            for order in self._orders:
+                order.placed_at -= by
+                if order.completed_at is not None:
+                    order.completed_at -= by
+            self._executions = [replace(e, at=e.at - by) for e in self._executions]
+            self._day_start -= by
+
+        self._call(age)
 
     def drop_connections(self) -> None:
         """Close every client socket, as a TWS restart or a network failure does."""
@@ -542,6 +758,8 @@ class FakeTws:
                 sender = int(fields[2]) if int(fields[0]) == START_API and len(fields) > 2 else conn.client_id
                 self._received.append(Received(sender, fields))
                 self._dispatch(conn, fields)
+                for action in self._after_reply.pop(int(fields[0]), []):
+                    action()
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -560,11 +778,17 @@ class FakeTws:
     def _handshake(self, conn: _Conn, text: str) -> None:
         # "v100..157", "v157..178", optionally followed by connect options such as " +PACEAPI"
         span = text.split(" ", 1)[0].lstrip("v")
-        low, _, high = span.partition("..")
-        if not (int(low) <= SERVER_VERSION <= int(high or low)):
-            raise ProtocolViolation(f"handshake: client versions {span} do not include {SERVER_VERSION}")
+        low_text, _, high_text = span.partition("..")
+        low, high = int(low_text), int(high_text or low_text)
+        version = min(self.server_version, high)
+        if version < max(low, OLDEST_SERVER_VERSION):
+            raise ProtocolViolation(
+                f"handshake: client versions {span} and server versions up to {self.server_version} have none in common"
+            )
+        conn.version = version
         self.handshakes += 1
-        conn.send(SERVER_VERSION, datetime.now(UTC).strftime("%Y%m%d %H:%M:%S UTC"))
+        self.negotiated.append(version)
+        conn.send(version, _ib_time(datetime.now(UTC)))
 
     def _dispatch(self, conn: _Conn, fields: tuple[str, ...]) -> None:
         msg_id = int(fields[0])
@@ -604,6 +828,7 @@ class FakeTws:
         )
         if in_use:
             self._error(conn, -1, 326)
+            conn.flush()
             conn.writer.transport.close()  # TWS hangs up after refusing the id
             return
         conn.client_id = client_id
@@ -614,9 +839,13 @@ class FakeTws:
         if self._connectivity_lost:
             self._error(conn, -1, 1100)
 
-    def _error(self, conn: _Conn, req_id: int, code: int, text: str | None = None) -> None:
-        # v157 layout: id, code, message; advancedOrderRejectJson only from server version 166
-        conn.send(ERR_MSG, 2, req_id, code, text if text is not None else MESSAGES[code])
+    def _error(self, conn: _Conn, req_id: int, code: int, text: str | None = None, reject_json: str = "") -> None:
+        # version 2: id, code, message; from server version 166 the advanced order reject JSON follows, empty for
+        # anything but an order rejection that carries one
+        fields: list[object] = [ERR_MSG, 2, req_id, code, text if text is not None else MESSAGES[code]]
+        if conn.version >= ADVANCED_ORDER_REJECT:
+            fields.append(reject_json)
+        conn.send(*fields)
 
     def _broadcast_connectivity(self, code: int) -> None:
         self._connectivity_lost = code == 1100
@@ -634,6 +863,8 @@ class FakeTws:
         f.skip(1)  # primaryExchange
         currency, local_symbol = f.str(), f.str()
         f.skip(4)  # tradingClass, includeExpired, secIdType, secId
+        if conn.version >= BOND_ISSUERID:
+            f.skip(1)  # issuerId
         f.end()
         matches = [
             c
@@ -649,48 +880,56 @@ class FakeTws:
             self._error(conn, req_id, 200)
             return
         for c in matches:
-            conn.send(
-                CONTRACT_DATA,
-                8,  # message version; v157 < 164 so the version field is still sent
-                req_id,
-                c.symbol,
-                c.sec_type,
-                "",  # lastTradeDateOrContractMonth
-                "0",  # strike
-                "",  # right
-                c.exchange,
-                c.currency,
-                c.local_symbol,
-                c.local_symbol,  # marketName
-                c.trading_class or c.local_symbol,
-                c.con_id,
-                c.min_tick,
-                1,  # mdSizeMultiplier (servers 110..163)
-                "",  # multiplier
-                "ACTIVETIM,AD,ADJUST,ALERT,ALLOC,AVGCOST,BASKET,COND,CONDORDER,DAY,GTC,IOC,LMT,MKT,STP,TRAIL",
-                f"{c.exchange},IDEAL" if c.sec_type == "CASH" else c.exchange,
-                1,  # priceMagnifier
-                0,  # underConId
-                c.long_name,
-                "",  # primaryExchange
-                "",  # contractMonth
-                "",  # industry
-                "",  # category
-                "",  # subcategory
-                "US/Eastern",  # timeZoneId
-                "20251121:1715-20251122:1700",  # tradingHours
-                "20251121:1715-20251122:1700",  # liquidHours
-                "",  # evRule
-                "",  # evMultiplier
-                0,  # secIdList count
-                4,  # aggGroup
-                "",  # underSymbol
-                "",  # underSecType
-                "239",  # marketRuleIds
-                "",  # realExpirationDate
-                "",  # stockType
-            )
+            self._send_contract_details(conn, req_id, c)
         conn.send(CONTRACT_DATA_END, 1, req_id)
+
+    def _send_contract_details(self, conn: _Conn, req_id: int, c: FakeContract) -> None:
+        size_rules = conn.version >= SIZE_RULES
+        # below 164 the message starts with its version (8) and carries mdSizeMultiplier after minTick
+        head: list[object] = [CONTRACT_DATA] if size_rules else [CONTRACT_DATA, 8]
+        multiplier: list[object] = [] if size_rules else [1]
+        sizes: list[object] = [c.min_size, c.size_increment, c.suggested_size_increment] if size_rules else []
+        conn.send(
+            *head,
+            req_id,
+            c.symbol,
+            c.sec_type,
+            "",  # lastTradeDateOrContractMonth
+            "0",  # strike
+            "",  # right
+            c.exchange,
+            c.currency,
+            c.local_symbol,
+            c.local_symbol,  # marketName
+            c.trading_class or c.local_symbol,
+            c.con_id,
+            c.min_tick,
+            *multiplier,
+            "",  # multiplier
+            "ACTIVETIM,AD,ADJUST,ALERT,ALLOC,AVGCOST,BASKET,COND,CONDORDER,DAY,GTC,IOC,LMT,MKT,STP,TRAIL",
+            f"{c.exchange},IDEAL" if c.sec_type == "CASH" else c.exchange,
+            1,  # priceMagnifier
+            0,  # underConId
+            c.long_name,
+            "",  # primaryExchange
+            "",  # contractMonth
+            "",  # industry
+            "",  # category
+            "",  # subcategory
+            "US/Eastern",  # timeZoneId
+            "20251121:1715-20251122:1700",  # tradingHours
+            "20251121:1715-20251122:1700",  # liquidHours
+            "",  # evRule
+            "",  # evMultiplier
+            0,  # secIdList count
+            4,  # aggGroup
+            "",  # underSymbol
+            "",  # underSecType
+            "239",  # marketRuleIds
+            "",  # realExpirationDate
+            "",  # stockType
+            *sizes,
+        )
 
     def _req_positions(self, conn: _Conn, fields: tuple[str, ...]) -> None:
         conn.positions = True
@@ -783,29 +1022,18 @@ class FakeTws:
     # --- orders --------------------------------------------------------------------------------------
 
     def _place_order(self, conn: _Conn, fields: tuple[str, ...]) -> None:
-        placed = parse_place_order(fields)
+        placed = parse_place_order(fields, conn.version)
         assert conn.client_id is not None
-        contract = self._resolve_order_contract(placed)
         if any(o.order_id == placed.order_id and o.client_id == conn.client_id for o in self._orders):
             self._error(conn, placed.order_id, 103, f"Duplicate order id {placed.order_id}")
             return
         self._next_order_id = max(self._next_order_id, placed.order_id + 1)
-        if contract is None:
-            self._error(conn, placed.order_id, 200)
+        refusal = self._refusal(placed)
+        if refusal is not None:
+            self._error(conn, placed.order_id, *refusal)
             return
-        if placed.e_trade_only:
-            self._error(conn, placed.order_id, 10268)
-            return
-        if placed.firm_quote_only:
-            self._error(conn, placed.order_id, 10269)
-            return
-        if placed.order_type != "MKT" or placed.what_if or not placed.transmit:
-            self._error(conn, placed.order_id, 387, "Unsupported order type for this exchange and security type.")
-            return
-        account = placed.account or self.accounts[0]
-        if account not in self.accounts:
-            self._error(conn, placed.order_id, 321, f"Error validating request: invalid account {account}")
-            return
+        contract = self._resolve_order_contract(placed)
+        assert contract is not None
         order = FakeOrder(
             order_id=placed.order_id,
             client_id=conn.client_id,
@@ -815,30 +1043,77 @@ class FakeTws:
             qty=placed.qty,
             order_type=placed.order_type,
             tif=placed.tif or "DAY",
-            account=account,
+            account=placed.account or self.accounts[0],
             order_ref=placed.order_ref,
             e_trade_only=placed.e_trade_only,
             firm_quote_only=placed.firm_quote_only,
             outside_rth=placed.outside_rth,
+            placed_at=datetime.now(UTC),
         )
         self._next_perm_id += 1
         self._orders.append(order)
-        injected = next((e for e in self._order_errors if e[2] in (None, contract.local_symbol)), None)
-        if injected is not None:
-            self._order_errors.remove(injected)
-            code, text, _ = injected
-            order.status, order.completed_status = "Cancelled", text
-            order.completed_time = _now_ib()
-            self._error(conn, order.order_id, code, text)
+        error = self._take(self._order_errors, contract)
+        if error is not None:
+            order.complete("Cancelled", error.text, datetime.now(UTC))
+            self._error(conn, order.order_id, error.code, error.text, error.reject_json)
             self._send_status(conn, order)
             return
+        inactive = next((i for i in self._inactive_next if i[1] in (None, contract.local_symbol)), None)
+        if inactive is not None:
+            self._inactive_next.remove(inactive)
+            order.status, order.why_held = "Inactive", inactive[0]
+            self._report(order)
+            return
         order.status = "Submitted"
-        self._send_open_order(conn, order)
-        self._send_status(conn, order)
+        self._report(order)
+        notice = self._take(self._order_notices, contract)
+        if notice is None:
+            self._work(order)
+            return
+
+        def notify_then_work() -> None:
+            owner = self._conn_of(order.client_id)
+            if owner is not None and order.live:
+                self._error(owner, order.order_id, notice.code, notice.text)
+            self._work(order)
+
+        self._loop.call_later(self.notice_delay_s, notify_then_work)
+
+    def _refusal(self, placed: PlacedOrder) -> tuple[int, str] | None:
+        """Why TWS refuses this order before it takes it (code and text), or None."""
+        if self._resolve_order_contract(placed) is None:
+            return 200, MESSAGES[200]
+        if placed.e_trade_only:
+            return 10268, MESSAGES[10268]
+        if placed.firm_quote_only:
+            return 10269, MESSAGES[10269]
+        if placed.order_type != "MKT" or placed.what_if or not placed.transmit:
+            return 387, "Unsupported order type for this exchange and security type."
+        account = placed.account or self.accounts[0]
+        if account not in self.accounts:
+            return 321, f"Error validating request: invalid account {account}"
+        return None
+
+    @staticmethod
+    def _take(queue: deque[_Fault], contract: FakeContract) -> _Fault | None:
+        """The first injected fault meant for this contract (or for any), taken off its queue."""
+        fault = next((e for e in queue if e.local_symbol in (None, contract.local_symbol)), None)
+        if fault is not None:
+            queue.remove(fault)
+        return fault
+
+    def _work(self, order: FakeOrder) -> None:
         if self._holding:
             self._held.append(order)
         else:
             self._fill(order)
+
+    def _report(self, order: FakeOrder) -> None:
+        """openOrder and orderStatus to the client that placed the order, as TWS sends on every change."""
+        owner = self._conn_of(order.client_id)
+        if owner is not None:
+            self._send_open_order(owner, order)
+            self._send_status(owner, order)
 
     def _resolve_order_contract(self, placed: PlacedOrder) -> FakeContract | None:
         for c in self.contracts:
@@ -859,11 +1134,10 @@ class FakeTws:
             return
         price = self._price(order.contract)
         shares = order.qty - order.filled
+        now = datetime.now(UTC)
         order.filled = order.qty
         order.avg_price = price
-        order.status = "Filled"
-        order.completed_time = _now_ib()
-        order.completed_status = "Filled"
+        order.complete("Filled", "Filled", now)
         execution = FakeExecution(
             exec_id=f"0000e1a7.{len(self._executions) + 1:08x}.01.01",
             order_id=order.order_id,
@@ -873,7 +1147,7 @@ class FakeTws:
             side="BOT" if order.action == "BUY" else "SLD",
             shares=shares,
             price=price,
-            time=datetime.now(UTC).strftime("%Y%m%d %H:%M:%S UTC"),
+            at=now,
             account=order.account,
             order_ref=order.order_ref,
             cum_qty=order.filled,
@@ -893,12 +1167,15 @@ class FakeTws:
         self._set_position(order.account, order.contract, self._positions.get(key, Decimal(0)) + signed, notify=True)
 
     def _cancel_order(self, conn: _Conn, fields: tuple[str, ...]) -> None:
-        order_id = int(fields[2])
+        f = _Fields(fields[1:], "cancelOrder")
+        f.skip(1)  # version 1
+        order_id = f.int()
+        if conn.version >= MANUAL_ORDER_TIME:
+            f.skip(1)  # manualOrderCancelTime
+        f.end()
         for order in self._orders:
-            if order.order_id == order_id and order.client_id == conn.client_id and order.working:
-                order.status = "Cancelled"
-                order.completed_time = _now_ib()
-                order.completed_status = "Cancelled by Trader"
+            if order.order_id == order_id and order.client_id == conn.client_id and order.live:
+                order.complete("Cancelled", "Cancelled by Trader", datetime.now(UTC))
                 if order in self._held:
                     self._held.remove(order)
                 self._send_status(conn, order)
@@ -910,7 +1187,7 @@ class FakeTws:
         return next((c for c in self._conns.values() if c.client_id == client_id), None)
 
     def _send_status(self, conn: _Conn, order: FakeOrder) -> None:
-        # v157 ≥ 131 (market cap price): no version field
+        # no version field from server version 131 (market cap price) on
         conn.send(
             ORDER_STATUS,
             order.order_id,
@@ -922,13 +1199,15 @@ class FakeTws:
             0,  # parentId
             order.avg_price,  # lastFillPrice
             order.client_id,
-            "",  # whyHeld
+            order.why_held,
             0,  # mktCapPrice
         )
 
     def _send_open_order(self, conn: _Conn, order: FakeOrder) -> None:
-        # v157 ≥ 145 (order container): no version field; the order decoder reads everything up to usePriceMgmtAlgo
+        # no version field from server version 145 (order container) on; the fields up to usePriceMgmtAlgo are
+        # those of version 157, then what later versions add
         o = order
+        fa_profile: list[object] = [""] if conn.version < FA_PROFILE_DESUPPORT else []
         conn.send(
             OPEN_ORDER,
             o.order_id,
@@ -954,7 +1233,7 @@ class FakeTws:
             "",  # faGroup
             "",  # faMethod
             "",  # faPercentage
-            "",  # faProfile (servers below 177)
+            *fa_profile,
             "",  # modelCode
             "",  # goodTillDate
             "",  # rule80A
@@ -1040,17 +1319,22 @@ class FakeTws:
             False,  # isOmsContainer
             False,  # discretionaryUpToLimitPrice
             False,  # usePriceMgmtAlgo
+            *_open_order_tail(conn.version),
         )
 
     def _open_orders(self, conn: _Conn, *, only_own: bool) -> None:
+        # every order TWS still holds, each as openOrder and orderStatus
         for order in self._orders:
-            if order.working and (not only_own or order.client_id == conn.client_id):
+            if order.live and (not only_own or order.client_id == conn.client_id):
                 self._send_open_order(conn, order)
+                self._send_status(conn, order)
         conn.send(OPEN_ORDER_END, 1)
 
     def _completed_orders(self, conn: _Conn, fields: tuple[str, ...]) -> None:
+        fa_profile: list[object] = [""] if conn.version < FA_PROFILE_DESUPPORT else []
+        peg_offsets: list[object] = [""] * 5 if conn.version >= PEGBEST_PEGMID_OFFSETS else []
         for o in self._orders:
-            if o.working:
+            if o.live or o.completed_at is None or o.completed_at < self._day_start:
                 continue
             conn.send(
                 COMPLETED_ORDER,
@@ -1074,7 +1358,7 @@ class FakeTws:
                 "",  # faGroup
                 "",  # faMethod
                 "",  # faPercentage
-                "",  # faProfile
+                *fa_profile,
                 "",  # modelCode
                 "",  # goodTillDate
                 "",  # rule80A
@@ -1133,8 +1417,9 @@ class FakeTws:
                 False,  # imbalanceOnly
                 False,  # routeMarketableToBbo
                 0,  # parentPermId
-                o.completed_time,
+                _ib_time(o.completed_at),
                 o.completed_status,
+                *peg_offsets,  # minTradeQty, minCompeteSize, competeAgainstBestOffset, midOffsetAtWhole/AtHalf
             )
         conn.send(COMPLETED_ORDERS_END)
 
@@ -1142,11 +1427,16 @@ class FakeTws:
 
     def _req_executions(self, conn: _Conn, fields: tuple[str, ...]) -> None:
         f = _Fields(fields[2:], "reqExecutions")  # msgId, version 3
-        req_id, client_id, account = f.int(), f.int(), f.str()
-        f.skip(1)  # time: every execution of the fake is from today
+        req_id, client_id, account, since = f.int(), f.int(), f.str(), f.str()
         symbol, sec_type, exchange, side = f.str(), f.str(), f.str(), f.str()
         f.end()
+        earliest = self._day_start
+        if since:
+            reach = self._day_start - timedelta(days=max(self.trade_log_days, 1) - 1)
+            earliest = max(parse_tws_time(since), reach)
         for e in self._executions:
+            if e.at < earliest:
+                continue
             if client_id and e.client_id != client_id:
                 continue
             if account and e.account != account:
@@ -1161,7 +1451,8 @@ class FakeTws:
         conn.send(EXECUTION_DATA_END, 1, req_id)
 
     def _send_execution(self, conn: _Conn, req_id: int, e: FakeExecution) -> None:
-        # v157 ≥ 136 (last liquidity): no version field
+        # no version field from server version 136 (last liquidity) on; pendingPriceRevision from 178
+        revision: list[object] = [False] if conn.version >= PENDING_PRICE_REVISION else []
         conn.send(
             EXECUTION_DATA,
             req_id,
@@ -1184,11 +1475,22 @@ class FakeTws:
             "",  # evMultiplier
             "",  # modelCode
             1,  # lastLiquidity
+            *revision,
         )
 
 
-def _now_ib() -> str:
-    return datetime.now(UTC).strftime("%Y%m%d %H:%M:%S UTC")
+def _open_order_tail(version: int) -> list[object]:
+    """What openOrder carries after usePriceMgmtAlgo at `version` (all unset for a plain market order)."""
+    tail: list[object] = []
+    if version >= DURATION:
+        tail.append("")  # duration (ib_async reads it from 159, IBKR's clients from 158: the same at 157 and 178)
+    if version >= POST_TO_ATS:
+        tail.append("")  # postToAts
+    if version >= AUTO_CANCEL_PARENT:
+        tail.append(False)  # autoCancelParent
+    if version >= PEGBEST_PEGMID_OFFSETS:
+        tail += [""] * 5  # minTradeQty, minCompeteSize, competeAgainstBestOffset, midOffsetAtWhole, midOffsetAtHalf
+    return tail
 
 
 @contextlib.contextmanager
@@ -1203,6 +1505,7 @@ def running_tws(**kwargs: Any) -> Iterator[FakeTws]:
 __all__ = [
     "DEFAULT_ACCOUNT",
     "DEFAULT_CONTRACTS",
+    "SERVER_VERSION",
     "FakeContract",
     "FakeExecution",
     "FakeOrder",

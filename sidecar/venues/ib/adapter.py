@@ -9,6 +9,15 @@
   engine looks the order up by orderRef in open orders, completed orders and executions. A server-side error
   other than a rejection leads to a resend (a new order id, the same orderRef), at most *max order resubmit
   tries* times, and only after those three sources prove the previous attempt did not fill.
+- **What TWS says, not what ib_async concludes**: ib_async marks an order Cancelled on any error outside its own
+  warning list (issues #191 and #217: 10349 on an order that then fills), and counts Inactive as done, although
+  TWS can still activate an Inactive order (IBKR: Inactive means not yet activated or transmitted; error 404 holds
+  an order until shares are located). So an order TWS lists among its open orders is working, whatever its local
+  status, and only TWS's open orders, completed orders and executions decide that an order is absent.
+- **TWS keeps executions per day**: without a time filter it reports those since its midnight (IB Gateway never
+  more; TWS up to 7 days with the Trade Log's "Show trades for" setting). Executions are therefore asked for from
+  the order's send time, and never from later than 24 hours ago, so the filter never hides what TWS's own day
+  holds.
 - **Connection**: a lost socket is retried every *reconnection interval*; TWS losing IB (1100) pauses trading
   until 1101/1102. Both are reported through `on_disconnect`, and every recovery through `on_reconnect`, which
   makes the sidecar sync positions.
@@ -19,9 +28,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection, Mapping
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,6 +56,7 @@ from sidecar.venues.base import VenueAdapter
 from sidecar.venues.ib.contracts import (
     ContractCache,
     ContractSpec,
+    plain_decimal,
     query_contract,
     trading_exchange,
     venue_symbol_of,
@@ -58,22 +69,43 @@ T = TypeVar("T")
 CONNECT_TIMEOUT_S = 10.0
 REQUEST_TIMEOUT_S = 10.0
 FILE_ONLY = {"to_ea": False}  # details for the log file; the EA gets the alerts that matter
-_UNSET_ABOVE = 1e300
-DONE_STATES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
+# Statuses after which TWS no longer works an order. Not Inactive: TWS can still activate an Inactive order.
+ENDED = frozenset({"Filled", "Cancelled", "ApiCancelled"})
+# How much earlier than the journal's send time executions are asked for: TWS's clock and this computer's may differ
+# (`csmc check` shows by how much).
+CLOCK_MARGIN = timedelta(minutes=10)
+# Executions are always asked for from at least this far back, so the time filter never narrows TWS's own day.
+TWS_DAY = timedelta(days=1)
+# The furthest TWS reports executions (its Trade Log setting allows up to 7 days): the reach for an order whose send
+# time is not known.
+TRADE_LOG_REACH = timedelta(days=7)
+SIZE_RULES_SERVER_VERSION = 164  # IBKR's MIN_SERVER_VER_SIZE_RULES
+TWS_SIZE_RULES = ("minSize", "sizeIncrement", "suggestedSizeIncrement", "minTick")  # ContractDetails fields
 
 
-def _dec(value: float | Decimal) -> Decimal:
-    """ib_async's floats as exact decimals (2000.0 → 2000.0, not 1999.99…); its "unset" marker counts as 0."""
-    if isinstance(value, Decimal):
-        return value
-    if value > _UNSET_ABOVE:
-        return Decimal(0)
-    return Decimal(repr(value))
+_dec = plain_decimal  # ib_async's floats as the decimals TWS wrote
 
 
 def _plain(qty: Decimal) -> str:
     """2000.0 → 2000, 0.50 → 0.5: quantities as a trader writes them."""
-    return format(qty.normalize(), "f")
+    return format(_dec(qty), "f")
+
+
+def _tws_time(at: datetime) -> str:
+    """A time as an ExecutionFilter takes it in UTC: "YYYYMMDD-HH:mm:ss" (IBKR TWS API reference, ExecutionFilter)."""
+    return at.astimezone(UTC).strftime("%Y%m%d-%H:%M:%S")
+
+
+def _executions_since(sent_at: datetime | None, now: datetime) -> datetime:
+    if sent_at is None:
+        return now - TRADE_LOG_REACH
+    return min(sent_at - CLOCK_MARGIN, now - TWS_DAY)
+
+
+class _Wait(Enum):
+    DONE = "done"
+    TIMED_OUT = "timed out"
+    DISCONNECTED = "disconnected"
 
 
 class _SdkLogs(logging.Handler):
@@ -452,6 +484,40 @@ class IBVenue(VenueAdapter):
         else:
             self._learn(ContractSpec.from_position(symbol, contract, self.exchange))
 
+    async def check_details(self, traded_symbols: Iterable[str]) -> list[tuple[str, str]]:
+        """For `csmc check`, as (label, text): the server version TWS speaks and, per traded contract, the size rules
+        TWS reports now beside those the copier applies (README: what a maintainer checks before a release)."""
+        version = self._ib.client.serverVersion()
+        note = "" if version >= SIZE_RULES_SERVER_VERSION else ": too old to report size rules, whole units are traded"
+        lines = [("TWS API", f"server version {version}{note}")]
+        symbols = sorted(set(traded_symbols))
+        await self.resolve([s for s in symbols if s not in self._specs])
+        for symbol in symbols:
+            spec = self._specs.get(symbol)
+            if spec is None:
+                continue
+            details, reason = await self._contract_details(Contract(conId=spec.con_id, exchange=spec.exchange))
+            if len(details) != 1:
+                lines.append(("TWS sizes", f"{symbol}: {reason}"))
+                continue
+            d = details[0]
+            current = ContractSpec.from_details(symbol, d, self.exchange)
+            stale = (
+                ""
+                if (current.lot_step, current.min_qty) == (spec.lot_step, spec.min_qty)
+                else f"; the contract cache still says lot step {spec.lot_step}, min size {spec.min_qty}: set "
+                f"[ib] reset_cache = true for one start"
+            )
+            reported = ", ".join(f"{rule} {_plain(_dec(getattr(d, rule)))}" for rule in TWS_SIZE_RULES)
+            lines.append(
+                (
+                    "TWS sizes",
+                    f"{symbol} {spec.sec_type} on {spec.exchange} (conId {spec.con_id}): {reported} → copied with "
+                    f"lot step {current.lot_step}, min size {current.min_qty}{stale}",
+                )
+            )
+        return lines
+
     async def account(self) -> AccountSummary:
         self._require_connection()
         balances: dict[str, Decimal] = {}
@@ -518,22 +584,33 @@ class IBVenue(VenueAdapter):
         spec = self._specs.get(order.symbol)
         if spec is None:
             raise OrderRejected(f"{order.symbol} is not a resolved IB contract")
+        loop = asyncio.get_running_loop()
+        started = datetime.now(UTC)
         resends = 0
         while True:
             trade = self._place(spec, order)
-            outcome = await self._await_trade(trade, order)
+            deadline = loop.time() + self.settings.order_timeout_s
+            outcome = await self._await_trade(trade, order, deadline)
             if isinstance(outcome, OrderResult):
                 return outcome
             if classify(outcome.code) is Kind.REJECTED:
                 raise OrderRejected(f"IB rejected order {order.client_id} ({outcome})")
-            # Any other end without a fill may be temporary; a resend is safe only once TWS shows that this
-            # attempt left no fill behind.
+            # Any other end may be ib_async's reading rather than TWS's, or temporary: TWS's own records decide,
+            # and a resend is safe only once they show that this attempt is not working and left no fill behind.
             try:
-                found = await self._find(order.client_id)
+                found = await self._find(order.client_id, sent_at=started)
             except VenueUnavailable as e:
                 raise OutcomeUnknown(
                     f"IB ended order {order.client_id} ({outcome}) and its fills cannot be checked now: {e}"
                 ) from None
+            if found.state is OrderState.OPEN:
+                log.info(
+                    "TWS still works order %s after %s; waiting for its fill",
+                    order.client_id,
+                    outcome,
+                    extra=FILE_ONLY,
+                )
+                return await self._await_fill(trade, order, deadline, found)
             if found.state is not OrderState.ABSENT:
                 return found
             if resends >= self.settings.max_order_resubmit_tries:
@@ -574,8 +651,8 @@ class IBVenue(VenueAdapter):
         )
         return trade
 
-    async def _await_trade(self, trade: Trade, order: OrderRequest) -> OrderResult | _Refusal:
-        """Wait until the order is done, the order timeout passes, or the connection goes."""
+    async def _wait(self, trade: Trade, deadline: float, finished: Callable[[Trade], bool]) -> _Wait:
+        """Wait until `finished(trade)`, the deadline (loop time) passes, or the connection goes."""
         loop = asyncio.get_running_loop()
         changed = asyncio.Event()
 
@@ -585,54 +662,95 @@ class IBVenue(VenueAdapter):
         trade.statusEvent += poke
         trade.fillEvent += poke
         self._ib.disconnectedEvent += poke
-        deadline = loop.time() + self.settings.order_timeout_s
         try:
-            while trade.orderStatus.status not in DONE_STATES:
+            while not finished(trade):
                 if not self._ib.isConnected():
-                    raise OutcomeUnknown(
-                        f"the connection to {self.where} was lost before order {order.client_id} finished"
-                    )
+                    return _Wait.DISCONNECTED
                 left = deadline - loop.time()
                 if left <= 0:
-                    raise OutcomeUnknown(
-                        f"order {order.client_id} was not filled within the order timeout of "
-                        f"{self.settings.order_timeout_s} s"
-                    )
+                    return _Wait.TIMED_OUT
                 changed.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), left)
+            return _Wait.DONE
         finally:
             trade.statusEvent -= poke
             trade.fillEvent -= poke
             self._ib.disconnectedEvent -= poke
-        filled = max(_dec(trade.orderStatus.filled), sum((_dec(f.execution.shares) for f in trade.fills), Decimal(0)))
+
+    async def _await_trade(self, trade: Trade, order: OrderRequest, deadline: float) -> OrderResult | _Refusal:
+        """Wait until the order ends, the order timeout passes, or the connection goes."""
+        waited = await self._wait(trade, deadline, lambda t: t.orderStatus.status in ENDED)
+        if waited is _Wait.DISCONNECTED:
+            raise OutcomeUnknown(f"the connection to {self.where} was lost before order {order.client_id} finished")
+        if waited is _Wait.TIMED_OUT:
+            status, held = trade.orderStatus, ""
+            if status.status == "Inactive":
+                held = f" (TWS holds it Inactive{': ' + status.whyHeld if status.whyHeld else ''})"
+            raise OutcomeUnknown(
+                f"order {order.client_id} was not filled within the order timeout of {self.settings.order_timeout_s} "
+                f"s{held}"
+            )
+        filled = self._filled(trade)
         if filled > 0:
-            price = trade.orderStatus.avgFillPrice
-            return OrderResult(order.client_id, OrderState.FILLED, filled, _dec(price) if price else None)
+            return self._filled_result(trade, order, filled)
         errors = [entry for entry in trade.log if entry.errorCode]
         if errors:
             return _Refusal(errors[-1].errorCode, errors[-1].message.split(": ", 1)[-1])
         return _Refusal(0, f"TWS reported the order {trade.orderStatus.status} without a fill")
 
+    async def _await_fill(self, trade: Trade, order: OrderRequest, deadline: float, found: OrderResult) -> OrderResult:
+        """The rest of the order timeout for an order that TWS works although ib_async has ended it: its fills
+        still arrive on the trade. Still unfilled at the deadline, it is reported working (OPEN)."""
+        waited = await self._wait(
+            trade, deadline, lambda t: t.orderStatus.status == "Filled" or self._filled(t) >= order.qty
+        )
+        filled = self._filled(trade)
+        if waited is _Wait.DONE:
+            return self._filled_result(trade, order, filled)
+        if waited is _Wait.DISCONNECTED:
+            raise OutcomeUnknown(f"the connection to {self.where} was lost before order {order.client_id} finished")
+        return OrderResult(order.client_id, OrderState.OPEN, max(filled, found.filled_qty))
+
+    @staticmethod
+    def _filled(trade: Trade) -> Decimal:
+        return max(_dec(trade.orderStatus.filled), sum((_dec(f.execution.shares) for f in trade.fills), Decimal(0)))
+
+    @staticmethod
+    def _filled_result(trade: Trade, order: OrderRequest, filled: Decimal) -> OrderResult:
+        price = trade.orderStatus.avgFillPrice
+        return OrderResult(order.client_id, OrderState.FILLED, filled, _dec(price) if price else None)
+
     async def lookup(self, symbol: str, client_id: str, *, sent_at: datetime | None = None) -> OrderResult:
         # Proving absence needs TWS's full picture, which it lacks while it is cut off from IB.
         self._require_trading()
-        return await self._find(client_id)
+        return await self._find(client_id, sent_at=sent_at)
 
-    async def _find(self, client_id: str) -> OrderResult:
-        """What TWS knows of every order carrying `client_id` as orderRef: working, filled, or nothing."""
+    async def _find(self, client_id: str, *, sent_at: datetime | None) -> OrderResult:
+        """What TWS knows of every order carrying `client_id` as orderRef: working, filled, or nothing.
+
+        TWS reports executions of its current day only, or of as many days as its Trade Log shows: for an order
+        sent before those, "absent" means that no fill of it is on record any more."""
         open_trades: list[Trade] = await self._request(self._ib.reqAllOpenOrdersAsync, "open orders")
+        listed = [t for t in open_trades if t.order.orderRef == client_id]
+        # TWS lists only orders it still holds (IBKR: "it is not possible to obtain cancelled or fully filled
+        # orders" this way), so a listed order is working, whatever status ib_async gave it locally. One exception:
+        # ib_async files every openOrder that arrives while the request runs under its reply, including the one TWS
+        # sends by itself when an order fills; Filled is a status only TWS sets. Judged now, as the reply stands:
+        # a fill that arrives later is not in the completed orders and executions asked for next.
+        working = any(t.orderStatus.status != "Filled" for t in listed)
         completed: list[Trade] = await self._request(
             lambda: self._ib.reqCompletedOrdersAsync(apiOnly=True), "completed orders"
         )
+        since = _tws_time(_executions_since(sent_at, datetime.now(UTC)))
         fills: list[Fill] = await self._request(
-            lambda: self._ib.reqExecutionsAsync(ExecutionFilter(acctCode=self.account_id)), "executions"
+            lambda: self._ib.reqExecutionsAsync(ExecutionFilter(acctCode=self.account_id, time=since)), "executions"
         )
         executed: dict[str, Fill] = {f.execution.execId: f for f in fills if f.execution.orderRef == client_id}
         exec_qty = sum((_dec(f.execution.shares) for f in executed.values()), Decimal(0))
         done_qty = sum((_dec(t.order.filledQuantity) for t in completed if t.order.orderRef == client_id), Decimal(0))
-        filled = max(exec_qty, done_qty)
-        if any(t.order.orderRef == client_id and t.orderStatus.status not in DONE_STATES for t in open_trades):
+        filled = max(exec_qty, done_qty, *(self._filled(t) for t in listed))
+        if working:
             return OrderResult(client_id, OrderState.OPEN, filled)
         if filled > 0:
             notional = sum((_dec(f.execution.shares) * _dec(f.execution.price) for f in executed.values()), Decimal(0))

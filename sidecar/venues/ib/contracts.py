@@ -54,10 +54,22 @@ def query_contract(venue_symbol: str, sec_type: str, exchange: str) -> Contract 
     return Contract(secType=sec_type, symbol=symbol, currency=currency, exchange=trading_exchange(sec_type, exchange))
 
 
-def _decimal(value: float, default: Decimal) -> Decimal:
-    if not value or value <= 0 or value > _UNSET_ABOVE:
-        return default
-    return Decimal(repr(value))
+def plain_decimal(value: float | Decimal) -> Decimal:
+    """ib_async's float as the decimal TWS wrote: 2000.0 → 2000, 0.1 → 0.1 (not 0.1000000000000000055…), without
+    trailing zeros or an exponent, so that quantities derived from it print as a trader writes them. TWS's "unset"
+    marker (the largest double) counts as 0."""
+    if isinstance(value, float) and value > _UNSET_ABOVE:
+        return Decimal(0)
+    exact = value if isinstance(value, Decimal) else Decimal(repr(value))
+    if exact == exact.to_integral_value():
+        return exact.quantize(ONE) + 0  # + 0 turns -0 into 0
+    return exact.normalize()
+
+
+def _rule(value: float, default: Decimal) -> Decimal:
+    """A size or tick rule from contract details; TWS leaves a rule it does not report at 0 or unset."""
+    rule = plain_decimal(value)
+    return rule if rule > 0 else default
 
 
 @dataclass(frozen=True)
@@ -80,13 +92,14 @@ class ContractSpec:
         c = details.contract
         assert c is not None
         # Servers below version 164 send no size rules (ib_async leaves them at 0): IB forex and CFD
-        # quantities are then whole units of the base currency or underlying.
-        step = _decimal(details.sizeIncrement, ONE)
+        # quantities are then whole units of the base currency or underlying. IB's contract details carry no
+        # maximum order size and no trading status, so `max_qty` and `trading` keep their defaults.
+        step = _rule(details.sizeIncrement, ONE)
         return replace(
             cls.from_position(venue_symbol, c, exchange),
             lot_step=step,
-            min_qty=max(_decimal(details.minSize, step), step),
-            tick=_decimal(details.minTick, Decimal(0)),
+            min_qty=max(_rule(details.minSize, step), step),
+            tick=_rule(details.minTick, Decimal(0)),
         )
 
     @classmethod

@@ -28,8 +28,10 @@ CLIENT_ID_IN_USE = 326
 # 201 rejected, 103 duplicate order id, 110 price not on the minimum tick, 200 no or ambiguous security definition;
 # 10268/10269: order attributes TWS no longer accepts, which no resend can fix either.
 REJECTION_CODES = frozenset({103, 110, 200, 201, 10268, 10269})
-# Farm disconnections and order message warnings: the order or request is still alive.
-WARNING_CODES = frozenset({399, 404, 2100, 2101, 2102, 2103, 2105, 2157})
+# Farm disconnections and order messages: the order or request is still alive. 404: the order is held while shares
+# are located; 10349: "Order TIF was set to DAY based on order preset" (ib_async issues #191, #217: the order stays
+# live and fills later, though ib_async marks it Cancelled).
+WARNING_CODES = frozenset({399, 404, 2100, 2101, 2102, 2103, 2105, 2157, 10349})
 
 
 def classify(code: int) -> Kind:

@@ -14,12 +14,32 @@ import pytest
 from sidecar.errors import ConfigError, OrderRejected, OutcomeUnknown, VenueUnavailable
 from sidecar.model import LegKey, MarginMode, OrderRequest, OrderState, PositionMode, Side, VenuePosition
 from sidecar.venues.ib import IBVenue
+from sidecar.venues.ib.adapter import CLOCK_MARGIN
+from sidecar.venues.ib.contracts import plain_decimal
 from sidecar.venues.ib.errors import Kind, classify
-from tests.fakes.tws import DEFAULT_ACCOUNT, PLACE_ORDER, FakeTws, running_tws
+from tests.fakes.tws import (
+    DEFAULT_ACCOUNT,
+    PLACE_ORDER,
+    REQ_EXECUTIONS,
+    FakeContract,
+    FakeTws,
+    parse_tws_time,
+    running_tws,
+)
 from tests.venues.ib.conftest import eventually, settings_for
 
 EURUSD = "EUR.USD"
 GBPUSD = "GBP.USD"
+# Size rules made up for the tests (IB's real ones are checked on a paper account, README): a fractional step, and
+# a minimum that a float turns into 25000.0.
+SILVER = FakeContract(
+    55501, "XAG", "CFD", "USD", "SMART", "XAG.USD", "0.001", "Silver", min_size="50", size_increment="0.5",
+    suggested_size_increment="10",
+)  # fmt: skip
+EURO_25K = FakeContract(
+    143916318, "EUR", "CFD", "USD", "SMART", "EUR.USD", "0.00005", "EUR USD", min_size="25000", size_increment="1",
+    suggested_size_increment="1000",
+)  # fmt: skip
 
 
 def buy(client_id: str, symbol: str, qty: str) -> OrderRequest:
@@ -205,6 +225,81 @@ async def test_a_damaged_cache_is_set_aside(tws: FakeTws, tmp_path: Path) -> Non
     assert (tmp_path / "ib-contracts.damaged").exists()
 
 
+# --- size rules and quantities --------------------------------------------------------------------------
+
+
+async def test_size_rules_come_from_contract_details_at_178(tmp_path: Path) -> None:
+    with running_tws(contracts=[SILVER, EURO_25K]) as tws:
+        venue = IBVenue(settings_for(tws, security_type="CFD"), cache_path=tmp_path / "c.json")
+        await venue.connect()
+        await venue.resolve({"XAG.USD", EURUSD})
+        result = await venue.submit(buy("silver1", "XAG.USD", "100.5"))
+        await venue.close()
+        assert tws.violations == []
+
+    silver, euro = (await venue.instruments())["XAG.USD"], (await venue.instruments())[EURUSD]
+    assert (str(silver.lot_step), str(silver.min_qty), str(silver.tick)) == ("0.5", "50", "0.001")
+    assert (str(euro.lot_step), str(euro.min_qty)) == ("1", "25000")  # not 1.0 and 25000.0
+    assert (silver.max_qty, silver.trading) == (0, True)  # IB's contract details state neither
+    assert (result.state, str(result.filled_qty)) == (OrderState.FILLED, "100.5")
+
+
+async def test_a_tws_below_164_gives_no_size_rules_so_whole_units_are_traded(tmp_path: Path) -> None:
+    with running_tws(contracts=[SILVER], server_version=157) as tws:
+        venue = IBVenue(settings_for(tws, security_type="CFD"), cache_path=tmp_path / "c.json")
+        await venue.connect()
+        await venue.resolve({"XAG.USD"})
+        await venue.close()
+
+    silver = (await venue.instruments())["XAG.USD"]
+    assert (str(silver.lot_step), str(silver.min_qty), str(silver.tick)) == ("1", "1", "0.001")
+
+
+async def test_quantities_print_as_a_trader_writes_them(tws: FakeTws, venue: IBVenue) -> None:
+    tws.set_position(EURUSD, "CASH", 2000)
+    tws.set_price(GBPUSD, "CASH", "1.2712")
+    await venue.resolve({GBPUSD})
+
+    (position,) = await venue.positions()
+    result = await venue.submit(buy("plain1", GBPUSD, "10000"))
+
+    assert str(position.qty) == "2000"
+    assert (str(result.filled_qty), str(result.avg_price)) == ("10000", "1.2712")
+    assert str((await venue.instruments())[GBPUSD].lot_step) == "1"
+
+
+async def test_check_details_show_what_tws_reports_and_what_is_copied(tmp_path: Path) -> None:
+    cache = tmp_path / "c.json"
+    with running_tws(contracts=[SILVER], server_version=157) as old:
+        venue = IBVenue(settings_for(old, security_type="CFD"), cache_path=cache)
+        await venue.connect()
+        at_157 = await venue.check_details(["XAG.USD"])
+        await venue.close()
+    with running_tws(contracts=[SILVER]) as tws:
+        venue = IBVenue(settings_for(tws, security_type="CFD"), cache_path=cache)  # a TWS update since
+        await venue.connect()
+        at_178 = await venue.check_details(["XAG.USD"])
+        await venue.close()
+
+    assert at_157 == [
+        ("TWS API", "server version 157: too old to report size rules, whole units are traded"),
+        (
+            "TWS sizes",
+            "XAG.USD CFD on SMART (conId 55501): minSize 0, sizeIncrement 0, suggestedSizeIncrement 0, minTick 0.001 "
+            "→ copied with lot step 1, min size 1",
+        ),
+    ]
+    assert at_178 == [
+        ("TWS API", "server version 178"),
+        (
+            "TWS sizes",
+            "XAG.USD CFD on SMART (conId 55501): minSize 50, sizeIncrement 0.5, suggestedSizeIncrement 10, minTick "
+            "0.001 → copied with lot step 0.5, min size 50; the contract cache still says lot step 1, min size 1: "
+            "set [ib] reset_cache = true for one start",
+        ),
+    ]
+
+
 # --- orders -------------------------------------------------------------------------------------------
 
 
@@ -294,6 +389,128 @@ async def test_a_fill_after_the_timeout_is_found_by_lookup(tws: FakeTws, make_ve
     assert working.state is OrderState.OPEN
     assert (done.state, done.filled_qty) == (OrderState.FILLED, 10000)
     assert len(tws.executions) == 1
+
+
+# --- no false "absent": what TWS still works or has filled is never reported absent ----------------------
+
+
+async def test_an_informational_error_on_a_live_order_sends_no_second_order(
+    tws: FakeTws, make_venue: Callable[..., IBVenue]
+) -> None:
+    """ib_async issues #191/#217: 10349 makes ib_async mark the order Cancelled while TWS works it and fills it
+    later. Reported absent, it would be sent again: two fills, twice the position."""
+    venue = make_venue(order_timeout_s=1)
+    await venue.connect()
+    await venue.resolve({GBPUSD})
+    tws.hold_fills()
+    tws.inject_order_notice(10349)
+
+    sent = await venue.submit(buy("notice1", GBPUSD, "20000"))
+    working = await venue.lookup(GBPUSD, "notice1", sent_at=datetime.now(UTC))
+    tws.release_fills()
+    await eventually(lambda: tws.position(GBPUSD, "CASH") == 20000, what="the late fill")
+    done = await venue.lookup(GBPUSD, "notice1", sent_at=datetime.now(UTC))
+    await venue.close()
+
+    assert (sent.state, working.state) == (OrderState.OPEN, OrderState.OPEN)
+    assert (done.state, done.filled_qty) == (OrderState.FILLED, 20000)
+    assert len(tws.received(PLACE_ORDER)) == 1
+    assert tws.position(GBPUSD, "CASH") == 20000
+
+
+async def test_an_informational_error_then_a_prompt_fill_is_one_fill(tws: FakeTws, venue: IBVenue) -> None:
+    await venue.resolve({GBPUSD})
+    tws.inject_order_notice(10349)
+
+    result = await venue.submit(buy("notice2", GBPUSD, "20000"))
+
+    assert (result.state, result.filled_qty) == (OrderState.FILLED, 20000)
+    assert len(tws.received(PLACE_ORDER)) == 1
+
+
+async def test_an_inactive_order_is_not_sent_again_and_fills_once_active(
+    tws: FakeTws, make_venue: Callable[..., IBVenue]
+) -> None:
+    """IBKR: Inactive is an order not yet activated or transmitted; a held order (404, shares being located) is
+    transmitted later. ib_async counts Inactive as done; TWS still lists it among its open orders."""
+    venue = make_venue(order_timeout_s=1)
+    await venue.connect()
+    await venue.resolve({GBPUSD})
+    tws.hold_inactive("locate")
+
+    with pytest.raises(OutcomeUnknown, match="TWS holds it Inactive: locate"):
+        await venue.submit(sell("inactive1", GBPUSD, "20000"))
+    held = await venue.lookup(GBPUSD, "inactive1", sent_at=datetime.now(UTC))
+    tws.activate_inactive()
+    await eventually(lambda: tws.position(GBPUSD, "CASH") == -20000, what="the fill after activation")
+    done = await venue.lookup(GBPUSD, "inactive1", sent_at=datetime.now(UTC))
+    await venue.close()
+
+    assert held.state is OrderState.OPEN
+    assert (done.state, done.filled_qty) == (OrderState.FILLED, 20000)
+    assert len(tws.received(PLACE_ORDER)) == 1
+    assert tws.position(GBPUSD, "CASH") == -20000
+
+
+async def test_an_order_listed_as_working_stays_open_though_it_fills_during_the_lookup(
+    tws: FakeTws, make_venue: Callable[..., IBVenue]
+) -> None:
+    """The open-orders reply is judged as it stands: the fill that arrives after the executions were read is in
+    neither completed orders nor executions, so judging the listed order by its later, local status said absent."""
+    venue = make_venue(order_timeout_s=1)
+    await venue.connect()
+    await venue.resolve({GBPUSD})
+    tws.hold_inactive()
+    with pytest.raises(OutcomeUnknown, match="Inactive"):
+        await venue.submit(buy("race1", GBPUSD, "20000"))
+    tws.activate_inactive(after=REQ_EXECUTIONS)
+
+    during = await venue.lookup(GBPUSD, "race1", sent_at=datetime.now(UTC))
+    after = await venue.lookup(GBPUSD, "race1", sent_at=datetime.now(UTC))
+    await venue.close()
+
+    assert during.state is OrderState.OPEN
+    assert (after.state, after.filled_qty) == (OrderState.FILLED, 20000)
+    assert len(tws.received(PLACE_ORDER)) == 1
+
+
+async def test_a_fill_before_tws_midnight_is_still_found_after_it(tmp_path: Path) -> None:
+    with running_tws(trade_log_days=2) as tws:
+        venue = IBVenue(settings_for(tws), cache_path=tmp_path / "c.json")
+        await venue.connect()
+        await venue.resolve({GBPUSD})
+        sent_at = datetime.now(UTC)
+        await venue.submit(buy("midnight1", GBPUSD, "10000"))
+        tws.start_new_day()  # executions and completed orders from before now are yesterday's
+
+        found = await venue.lookup(GBPUSD, "midnight1", sent_at=sent_at)
+        await venue.close()
+        since = parse_tws_time(tws.received(REQ_EXECUTIONS)[-1].fields[5])
+
+    assert (found.state, found.filled_qty) == (OrderState.FILLED, 10000)
+    # never later than the send time, and back at least a day so TWS's own day is never cut short
+    assert since <= sent_at - CLOCK_MARGIN
+    assert since <= datetime.now(UTC) - timedelta(days=1)
+
+
+async def test_an_order_sent_days_ago_is_looked_up_from_its_send_time(tmp_path: Path) -> None:
+    with running_tws(trade_log_days=7) as tws:  # TWS's Trade Log set to show a week
+        venue = IBVenue(settings_for(tws), cache_path=tmp_path / "c.json")
+        await venue.connect()
+        await venue.resolve({GBPUSD})
+        await venue.submit(buy("old1", GBPUSD, "10000"))
+        tws.age_history(timedelta(days=3))
+        tws.start_new_day()
+        sent_at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3, seconds=5)
+
+        found = await venue.lookup(GBPUSD, "old1", sent_at=sent_at)
+        since = parse_tws_time(tws.received(REQ_EXECUTIONS)[-1].fields[5])
+        unknown_send_time = await venue.lookup(GBPUSD, "old1")
+        await venue.close()
+
+    assert (found.state, found.filled_qty) == (OrderState.FILLED, 10000)
+    assert since == sent_at - CLOCK_MARGIN
+    assert (unknown_send_time.state, unknown_send_time.filled_qty) == (OrderState.FILLED, 10000)
 
 
 async def test_lookup_of_an_unknown_client_id_is_absent(venue: IBVenue) -> None:
@@ -413,9 +630,28 @@ async def test_a_broken_server_link_pauses_until_the_farms_are_back(tws: FakeTws
         (110, Kind.REJECTED),
         (200, Kind.REJECTED),
         (2103, Kind.WARNING),
+        (404, Kind.WARNING),
+        (10349, Kind.WARNING),
         (202, Kind.TRANSIENT),
         (162, Kind.TRANSIENT),
     ],
 )
 def test_error_codes_are_classified(code: int, kind: Kind) -> None:
     assert classify(code) is kind
+
+
+@pytest.mark.parametrize(
+    ("sdk_value", "text"),
+    [
+        (2000.0, "2000"),
+        (25000.0, "25000"),  # not 2.5E+4
+        (0.1, "0.1"),  # the decimal TWS wrote, not the binary float's expansion
+        (100.5, "100.5"),
+        (-300.0, "-300"),
+        (-0.0, "0"),
+        (1.7976931348623157e308, "0"),  # TWS's "unset"
+        (Decimal("0.50"), "0.5"),
+    ],
+)
+def test_sdk_numbers_become_plain_decimals(sdk_value: float | Decimal, text: str) -> None:
+    assert str(plain_decimal(sdk_value)) == text

@@ -47,9 +47,17 @@ def test_check_connects_shows_positions_and_resolves_symbols(csmc_home: Path, tw
     out = result.stdout
     assert result.returncode == 1, result.stderr  # EURXYZ cannot be mapped: listed, and the check says so
     assert re.search(rf"^Account\s+{DEFAULT_ACCOUNT}, position mode one_way$", out, re.M)
-    assert re.search(r"^\s+EUR\.USD\s+2000(\.0)?$", out, re.M)
+    assert re.search(r"^\s+EUR\.USD\s+2000$", out, re.M)  # as TWS wrote it, not 2000.0
     assert re.search(r"^Mapping\s+GBPUSD\.m → GBP\.USD \(multiplier 1\)$", out, re.M)
     assert re.search(r"^Mapping\s+EURXYZ: NOT MAPPED", out, re.M)
+    # what a maintainer compares with a paper account before a release (README)
+    assert re.search(r"^TWS API\s+server version 178$", out, re.M)
+    assert re.search(
+        r"^TWS sizes\s+GBP\.USD CASH on IDEALPRO \(conId 12087797\): minSize 1, sizeIncrement 1, "
+        r"suggestedSizeIncrement 1, minTick 0\.00005 → copied with lot step 1, min size 1$",
+        out,
+        re.M,
+    )
     assert "Traceback" not in out + result.stderr
 
 

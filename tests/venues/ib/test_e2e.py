@@ -117,8 +117,10 @@ async def session(
     text: str,
     margin_mode: str = "netting",
     before_hello: Callable[[RunningSidecar], Awaitable[None]] | None = None,
+    name: str | None = None,
 ) -> AsyncIterator[Session]:
-    name = f"ib{next(_ids)}"
+    """A sidecar and the EA's session with it; `name` runs an earlier session's profile (and journal) again."""
+    name = name or f"ib{next(_ids)}"
     write_profile(home, name, text)
     sidecar = RunningSidecar(home, name, free_port(), token_file(home, name), connector="ib")
     client: BridgeClient | None = None
@@ -144,6 +146,9 @@ async def session(
         assert "Traceback" not in stderr
         assert "never retrieved" not in stderr
         assert tws.violations == []
+        # ib_async's warnings and errors go to the log file: none may say that it could not decode what TWS sent
+        logged = [line for log in home.rglob("*.log") for line in log.read_text("utf-8").splitlines()]
+        assert [line for line in logged if "ib_async.Decoder" in line] == []
 
 
 @pytest.mark.parametrize("sec_type", ["CASH", "CFD"])
@@ -237,6 +242,68 @@ async def test_a_fill_after_the_order_timeout_is_executed_once(csmc_home: Path, 
     assert len(tws.executions) == 1
     assert len(tws.received(PLACE_ORDER)) == 1
     assert tws.position("EUR.USD", "CASH") == -3000
+
+
+def lookups_after_placing(tws: FakeTws) -> int:
+    sequence = [r.msg_id for r in tws.received()]
+    return sequence[sequence.index(PLACE_ORDER) :].count(REQ_ALL_OPEN_ORDERS) if PLACE_ORDER in sequence else 0
+
+
+@pytest.mark.parametrize("tws_does", ["informational error 10349", "Inactive until activated"])
+async def test_an_order_tws_still_works_is_never_doubled(csmc_home: Path, tws: FakeTws, tws_does: str) -> None:
+    """The issue's reproduction: ib_async ends the order on its own (10349) or counts Inactive as done while TWS
+    keeps the order and fills it later. Reported absent, it was sent again: 40,000 held for a 20,000 target."""
+    if tws_does.startswith("Inactive"):
+        tws.hold_inactive("locate")
+    else:
+        tws.hold_fills()
+        tws.inject_order_notice(10349)
+    async with session(csmc_home, tws, profile(tws, order_timeout_s=1, position_sync_period_s=1)) as s:
+        await s.wait(lambda m: m.type == "request_snapshot", "request_snapshot")
+        await s.snapshot(fx("EURUSD", "buy", "0.20"))
+
+        # The copier asks TWS again and again while the order works; a resend would come in between.
+        await tws.wait_for(
+            lambda t: lookups_after_placing(t) >= 3 or len(t.received(PLACE_ORDER)) > 1,
+            WAIT,
+            "three lookups of the working order, or a second order",
+        )
+        assert len(tws.received(PLACE_ORDER)) == 1
+        tws.activate_inactive()
+        tws.release_fills()
+
+        await s.status(in_sync(EUR_USD=20000), "in sync after the late fill")
+
+    assert len(tws.received(PLACE_ORDER)) == 1
+    assert len(tws.executions) == 1
+    assert tws.position("EUR.USD", "CASH") == 20000
+
+
+async def test_a_fill_tws_no_longer_reports_after_midnight_is_not_sent_again(csmc_home: Path, tws: FakeTws) -> None:
+    """IB Gateway (or a Trade Log showing one day): an order that filled before TWS's midnight leaves no trace in
+    open orders, completed orders or executions afterwards. A sidecar that resolves it then finds nothing; the
+    position, read again before anything is sent, shows the fill, and nothing is sent twice."""
+    tws.hold_fills()
+    text = profile(tws, order_timeout_s=1, position_sync_period_s=1)
+    async with session(csmc_home, tws, text) as first:
+        await first.wait(lambda m: m.type == "request_snapshot", "request_snapshot")
+        await first.snapshot(fx("EURUSD", "buy", "0.20"))
+        await first.alert("outcome unknown")
+        await tws.wait_for(looked_up_after_placing, WAIT, "a lookup of the working order")
+    # the sidecar is stopped with the order unresolved; it fills, then TWS passes midnight
+    tws.start_new_day(fill_held_first=True)
+    assert tws.position("EUR.USD", "CASH") == 20000
+    since = len(tws.received())
+
+    async with session(csmc_home, tws, text, name=first.profile) as again:
+        await again.wait(lambda m: m.type == "request_snapshot", "request_snapshot")
+        await again.snapshot(fx("EURUSD", "buy", "0.20"))
+        await again.status(in_sync(EUR_USD=20000), "in sync after midnight")
+        await asyncio.sleep(1.5)  # a periodic sync more, in which a resend would go out
+
+    assert REQ_EXECUTIONS in [r.msg_id for r in tws.received()[since:]]  # the order was looked up again
+    assert len(tws.received(PLACE_ORDER)) == 1
+    assert tws.position("EUR.USD", "CASH") == 20000
 
 
 async def test_a_rejection_is_reported_and_nothing_else_is_lost(csmc_home: Path, tws: FakeTws) -> None:

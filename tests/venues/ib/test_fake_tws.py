@@ -1,7 +1,8 @@
 """The fake TWS against a second, independent client: IB's own ibapi 9.81 (reader thread + EClient.run loop).
 
 If the fake only spoke what ib_async expects, these would fail: ibapi decodes every message with its own
-field lists and version rules, and sends placeOrder with its own encoder.
+field lists and version rules, and sends placeOrder with its own encoder. ibapi 9.81 speaks server versions up to
+157, so the fake (like a current TWS) speaks 157 with it while it speaks 178 with ib_async.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from ibapi.order_state import OrderState
 from ibapi.wrapper import EWrapper
 
 from tests.fakes.tws import DEFAULT_ACCOUNT, PLACE_ORDER, SERVER_VERSION, FakeTws, parse_place_order, running_tws
+
+IBAPI_VERSION = 157
 
 DEADLINE = 10.0
 
@@ -65,6 +68,9 @@ class Recorder(EWrapper, EClient):  # type: ignore[misc]
 
     def orderStatus(self, orderId: int, status: str, filled: float, remaining: float, *rest: Any) -> None:
         self._add("orderStatus", orderId, status, filled, remaining)
+
+    def openOrderEnd(self) -> None:
+        self._add("openOrderEnd")
 
     def execDetails(self, reqId: int, contract: Contract, execution: Execution) -> None:
         self._add(
@@ -117,10 +123,12 @@ def market(action: str, qty: float, ref: str) -> Order:
     return order
 
 
-def test_handshake_negotiates_v157_and_starts_the_api(tws: FakeTws, app: Recorder) -> None:
+def test_a_178_server_speaks_157_with_ibapi_and_starts_the_api(tws: FakeTws, app: Recorder) -> None:
     wait(lambda: bool(app.seen("managedAccounts")), "managedAccounts")
 
-    assert app.serverVersion() == SERVER_VERSION
+    assert tws.server_version == SERVER_VERSION == 178
+    assert app.serverVersion() == IBAPI_VERSION
+    assert tws.negotiated == [IBAPI_VERSION]
     assert app.seen("nextValidId") == [("nextValidId", 1)]
     assert app.seen("managedAccounts") == [("managedAccounts", DEFAULT_ACCOUNT)]
     assert tws.connected_clients() == [5]
@@ -192,7 +200,27 @@ def test_place_order_parsing_is_strict() -> None:
         parse_place_order(fields)
 
 
-def test_both_clients_send_the_same_place_order_layout(tws: FakeTws, app: Recorder) -> None:
+def test_open_orders_come_with_their_order_status(tws: FakeTws, app: Recorder) -> None:
+    """IBKR: reqAllOpenOrders answers every order TWS holds "via the openOrder and orderStatus events"."""
+    wait(lambda: bool(app.seen("nextValidId")), "nextValidId")
+    tws.hold_fills()
+    order = market("BUY", 25000, "ref-open")
+    order.eTradeOnly = order.firmQuoteOnly = False
+    app.placeOrder(1, eur_usd(), order)
+    wait(lambda: bool(app.seen("orderStatus")), "orderStatus of the new order")
+    before = len(app.events)
+
+    app.reqAllOpenOrders()
+    wait(lambda: bool(app.seen("openOrderEnd")), "openOrderEnd")
+
+    reply = [e[0] for e in app.events[before:]]
+    assert reply == ["openOrder", "orderStatus", "openOrderEnd"]
+    assert app.seen("orderStatus")[-1] == ("orderStatus", 1, "Submitted", 0.0, 25000.0)
+    tws.release_fills()
+    wait(lambda: tws.position("EUR.USD", "CASH") == 25000, "the fill")
+
+
+def test_both_clients_send_the_same_place_order_layout_at_157(tws: FakeTws, app: Recorder) -> None:
     import asyncio
 
     from ib_async import IB, MarketOrder
@@ -204,17 +232,34 @@ def test_both_clients_send_the_same_place_order_layout(tws: FakeTws, app: Record
     app.placeOrder(1, eur_usd(), order)
     wait(lambda: len(tws.executions) == 1, "ibapi fill")
 
-    async def with_ib_async() -> None:
+    async def place_with_ib_async(server: FakeTws, ref: str) -> int:
         ib = IB()
-        await ib.connectAsync("127.0.0.1", tws.port, clientId=6, timeout=DEADLINE)
+        await ib.connectAsync("127.0.0.1", server.port, clientId=6, timeout=DEADLINE)
+        version = ib.client.serverVersion()
         contract = AsyncContract(secType="CASH", symbol="EUR", currency="USD", exchange="IDEALPRO")
-        ib.placeOrder(contract, MarketOrder("BUY", 1000, orderRef="from-ib_async"))
-        await tws.wait_for(lambda t: len(t.executions) == 2, DEADLINE, "ib_async fill")
+        ib.placeOrder(contract, MarketOrder("BUY", 1000, orderRef=ref))
+        await server.wait_for(lambda t: any(e.order_ref == ref for e in t.executions), DEADLINE, "ib_async fill")
         ib.disconnect()
+        return version
 
-    asyncio.run(with_ib_async())
+    with running_tws(server_version=IBAPI_VERSION) as old_tws:
+        assert asyncio.run(place_with_ib_async(old_tws, "from-ib_async-157")) == IBAPI_VERSION
+        (at_157,) = (parse_place_order(r.fields, IBAPI_VERSION) for r in old_tws.received(PLACE_ORDER))
+        assert old_tws.violations == []
+    assert asyncio.run(place_with_ib_async(tws, "from-ib_async-178")) == SERVER_VERSION
 
-    first, second = (parse_place_order(r.fields) for r in tws.received(PLACE_ORDER))
-    assert first.field_count == second.field_count == 110
-    assert (first.order_ref, second.order_ref) == ("from-ibapi", "from-ib_async")
-    assert first.qty == second.qty == Decimal(1000)
+    from_ibapi, at_178 = tws.received(PLACE_ORDER)
+    ibapi = parse_place_order(from_ibapi.fields, IBAPI_VERSION)
+    ib_async_178 = parse_place_order(at_178.fields, SERVER_VERSION)
+    # At 157 both write the same 110 fields. At 178 faProfile is gone and duration, postToAts, autoCancelParent,
+    # advancedErrorOverride and manualOrderTime are added.
+    assert ibapi.field_count == at_157.field_count == 110
+    assert ib_async_178.field_count == 114
+    assert (ibapi.order_ref, at_157.order_ref, ib_async_178.order_ref) == (
+        "from-ibapi",
+        "from-ib_async-157",
+        "from-ib_async-178",
+    )
+    assert ibapi.qty == at_157.qty == ib_async_178.qty == Decimal(1000)
+    with pytest.raises(Exception, match="placeOrder"):
+        parse_place_order(at_178.fields, IBAPI_VERSION)  # a 178 layout read as 157 does not end where it should
