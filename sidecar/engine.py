@@ -331,7 +331,8 @@ class SyncEngine:
         self.journal.save_snapshot(
             self.copy_key, session_id, seq, self.margin_mode.value, lambda: [p.model_dump(mode="json") for p in table]
         )
-        before = {k: self.target(k) for k in self._target_keys()}
+        # Only legs MT5 names can change with a table; a follow-mode offset alone stays as it was.
+        before = {k: self.target(k) for k in (self.targets.quantities if self.targets else ())}
         self.last_seq = seq
         self.targets = targets
         for key in set(before) | set(targets.quantities):
@@ -356,10 +357,6 @@ class SyncEngine:
     def pending(self) -> bool:
         """Whether a snapshot changed a target that `reconcile` has not looked at yet (and can now)."""
         return self.ready and (bool(self._dirty) or self._dirty_all)
-
-    def _target_keys(self) -> set[LegKey]:
-        keys = set(self.targets.quantities) if self.targets else set()
-        return keys | set(self.offsets) if self.mode is CopyMode.FOLLOW else keys
 
     def _maybe_begin(self) -> None:
         if self.ready or not self.started or self.targets is None or not self.positions_known:

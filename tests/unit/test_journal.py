@@ -12,6 +12,8 @@ import threading
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from sidecar.journal import Journal
 from sidecar.model import Leg, LegKey, OrderRequest, OrderState, Side
 
@@ -136,3 +138,85 @@ async def test_an_older_journal_gets_the_new_order_columns(tmp_path: Path) -> No
     record = journal.order("cs1")
     journal.close()
     assert record is not None and record.filled_qty == Decimal("0.5") and record.avg_price is None
+
+
+async def test_an_order_comes_back_with_every_field_it_was_written_with(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    journal = Journal(path)
+    request = OrderRequest("cs00000000000001", "BTCUSDT", Side.SELL, Decimal("0.015"), Leg.SHORT, reduce_only=True)
+    await journal.record_order("acct/binance/live", "sid-1", 7, request, deal_ticket=990, deal_price=Decimal("61000.5"),
+                               target=Decimal("0.03"))  # fmt: skip
+    journal.update_order(request.client_id, OrderState.FILLED, Decimal("0.015"), "done", avg_price=Decimal("60990"),
+                         fee=Decimal("0.35"), fee_asset="USDT")  # fmt: skip
+    await journal.record_order("acct/binance/live", "sid-1", 0, request)  # resent with the same id
+    journal.close()
+
+    reopened = Journal(path, read_only=True)
+    record = reopened.order(request.client_id)
+    assert reopened.next_order_seq("sid-1", LegKey("BTCUSDT", Leg.SHORT)) == 8
+    assert reopened.next_order_seq("sid-1", LegKey("BTCUSDT", Leg.LONG)) == 1
+    assert reopened.next_order_seq("sid-2", LegKey("BTCUSDT", Leg.SHORT)) == 1
+    assert reopened.order("nosuch") is None
+    reopened.close()
+    assert record is not None
+    assert record.request == request
+    assert (record.session_id, record.copy_key, record.state, record.attempts) == (
+        "sid-1", "acct/binance/live", OrderState.PENDING, 2,
+    )  # fmt: skip
+    assert (record.filled_qty, record.avg_price, record.fee, record.fee_asset, record.detail) == (
+        Decimal("0.015"), Decimal("60990"), Decimal("0.35"), "USDT", "done",
+    )  # fmt: skip
+    assert (record.deal_ticket, record.deal_price) == (990, Decimal("61000.5"))
+    assert record.updated_at >= record.created_at > 0
+
+
+async def test_recent_orders_are_newest_first_and_filter_by_symbol_time_and_count(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal.sqlite3")
+    for n, symbol in enumerate(("BTCUSDT", "ETHUSDT", "BTCUSDT", "BTCUSDT"), start=1):
+        await journal.record_order("k", "sid", n, OrderRequest(f"cs{n:016d}", symbol, Side.BUY, Decimal(n)))
+        await asyncio.sleep(0.01)
+    third = journal.order(f"cs{3:016d}")
+    assert third is not None
+
+    assert [r.request.qty for r in journal.recent_orders()] == [Decimal(4), Decimal(3), Decimal(2), Decimal(1)]
+    assert [r.request.qty for r in journal.recent_orders(symbol="BTCUSDT")] == [Decimal(4), Decimal(3), Decimal(1)]
+    assert [r.request.qty for r in journal.recent_orders(since=third.created_at)] == [Decimal(4), Decimal(3)]
+    assert [r.request.qty for r in journal.recent_orders(symbol="ETHUSDT", since=third.created_at)] == []
+    assert [r.request.qty for r in journal.recent_orders(limit=1)] == [Decimal(4)]
+    journal.close()
+
+
+async def test_sessions_and_offsets_are_kept_for_the_next_run(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "journal.sqlite3"
+    journal = Journal(path)
+    journal.begin_session("sid-1", "acct/paper/p", {"ea_version": "1.0"})
+    journal.end_session("sid-1", "bye: chart closed")
+    journal.save_offsets("acct/paper/p", {})
+    journal.save_offsets("acct/paper/q", {LegKey("BTCUSD"): Decimal("0.5"), LegKey("ETH", Leg.SHORT): Decimal(2)})
+    journal.close()
+
+    reopened = Journal(path)
+    assert reopened.offsets("acct/paper/p") == {}  # taken, all zero: not None
+    assert reopened.offsets("acct/paper/q") == {LegKey("BTCUSD"): Decimal("0.5"), LegKey("ETH", Leg.SHORT): Decimal(2)}
+    assert reopened.offsets("acct/paper/r") is None
+    reopened.close()
+    db = sqlite3.connect(path)
+    row = db.execute("SELECT copy_key, hello, ended_at IS NOT NULL, end_reason FROM sessions").fetchone()
+    db.close()
+    assert row == ("acct/paper/p", '{"ea_version": "1.0"}', 1, "bye: chart closed")
+
+
+async def test_a_read_only_journal_neither_writes_nor_creates(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "journal.sqlite3"
+    Journal(path).close()
+    reader = Journal(path, read_only=True)
+    with pytest.raises(RuntimeError, match="read-only"):
+        reader.save_snapshot("k", "sid", 1, "netting", [])
+    reader.close()
+    with pytest.raises(sqlite3.OperationalError):
+        Journal(tmp_path / "missing.sqlite3", read_only=True)
+    assert not (tmp_path / "missing.sqlite3").exists()
