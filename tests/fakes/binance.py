@@ -1049,6 +1049,8 @@ class FakeBinance:
         current = self.futures_positions.get(key, ZERO)
         delta = qty if side == "BUY" else -qty
         if closing and qty > abs(current):
+            # A hedge-mode close larger than its leg is refused as a reduce-only order though no reduceOnly was
+            # sent (ccxt issue 8304, "Closing position orders rejected in Binance Hedge Mode").
             raise _bad(-2022, "ReduceOnly Order is rejected.")
         if reduce_only:
             if current == 0 or (current > 0) == (delta > 0):
