@@ -1,20 +1,38 @@
 """A fake Binance: a real HTTP server on 127.0.0.1 speaking Binance's REST dialect, Spot and USDⓈ-M.
 
+Each behaviour below cites where Binance (or a public fixture) shows it; "spot docs" is Binance's
+binance-spot-api-docs (rest-api.md, errors.md, enums.md, filters.md), "futures docs" is Binance's USDⓈ-M
+Futures documentation (General Info, Error Codes, the endpoint pages).
+
 What it checks exactly as Binance documents it:
 - Signed endpoints: the X-MBX-APIKEY header, then HMAC-SHA256 (hex, keyed by the secret) over totalParams =
   the query string concatenated with the request body, without the `signature` parameter; then the
   timing rule `timestamp < serverTime + 1000` and `serverTime − timestamp ≤ recvWindow` (default 5000,
   at most 60000). The server clock can be shifted (`clock_offset_ms`) to produce -1021.
-- Orders (MARKET only): Spot LOT_SIZE / MARKET_LOT_SIZE / NOTIONAL / MIN_NOTIONAL filters with -1013
-  "Filter failure: …", balances (-2010); USDⓈ-M quantity rules (-4003, -1111, -4004, -4005, -4023),
-  MIN_NOTIONAL (-4164, not for reduce-only), margin (-2019), position side against the Position Mode
-  (-4061), reduceOnly (-1106 in hedge mode, -2022 when it would not reduce). Fills are immediate and
-  complete at the settable price; no fees are charged.
-- Lookups by origClientOrderId, -2013 for an unknown one.
+- Request weight: every answer carries X-MBX-USED-WEIGHT-1M, the IP's weight this minute (each endpoint's
+  "Request Weight"), other programs on the same IP included (`set_foreign_weight`); past exchangeInfo's
+  REQUEST_WEIGHT limit a 429 (-1003) with Retry-After, and a request sent before that Retry-After has passed
+  gets a 418 ban ("failing to back off after receiving 429s will result in an automated IP ban").
+- Symbols keep their status (`set_status`): Spot BREAK/HALT/END_OF_DAY, USDⓈ-M SETTLING/PRE_SETTLE/CLOSE/….
+  An order on a symbol that is not TRADING gets Spot -2010 "Market is closed." / USDⓈ-M -4140.
+- Orders (MARKET only): Spot LOT_SIZE / MARKET_LOT_SIZE (maxQty included) / NOTIONAL / MIN_NOTIONAL filters
+  with -1013 "Filter failure: …", balances (-2010), a book that runs dry (`spot_liquidity`: partly filled or
+  unfilled, status EXPIRED), self-trade prevention (`spot_self_trade`: EXPIRED_IN_MATCH), an account that may
+  not trade (-2010 "This account may not place or cancel orders."); USDⓈ-M quantity rules (-4003, -1111,
+  -4004, -4005 above maxQty, -4023), MIN_NOTIONAL (-4164, waived for reduce-only and hedge-mode closing
+  orders), margin (-2019), position side against the Position Mode (-4061), reduceOnly (-1106 in hedge mode,
+  -2022 when it would not reduce), a thin book (`futures_thin_book`: -4131), system-level throttling
+  (`futures_throttled`: 503 -1008 for orders that add exposure only), the matching engine's own recvWindow
+  (`matching_delay_ms`: -5028), and market orders accepted as NEW that fill a moment later
+  (`futures_fill_delay_s`). Fills are at the settable price; no fees are charged.
+- Lookups by origClientOrderId: -2013 for an unknown one; Spot -2026 for an order that ended with nothing
+  executed over 90 days ago; USDⓈ-M -2013 for one that ended unfilled over 3 days ago, or any over 90 days
+  (`age_orders` moves orders back in time).
 
-Fault injection per request (`inject`): an HTTP error with a Binance code and Retry-After, a delay, or
-carrying the request out and then stalling or dropping the connection (the client times out with the
-order executed). Every request is logged (method, path, parameters without the signature) and every
+Fault injection per request (`inject`, and the `fault_*` presets for Binance's own error answers: HTTP 408,
+the 503 kinds, Spot's -1008, the firewall's HTML 403): an HTTP error with a Binance code and Retry-After, a
+delay, or carrying the request out and then stalling or dropping the connection (the client times out with
+the order executed). Every request is logged (method, path, parameters without the signature) and every
 execution recorded, so tests can assert what reached "Binance" and how often.
 """
 
@@ -158,6 +176,43 @@ FUTURES_SYMBOLS: dict[str, Json] = {
 PRICES = {"BTCUSDT": D(60000), "ETHUSDT": D(3000), "BNBUSDT": D(600), "ETHBTC": D("0.05"), "XRPUSDT": D("0.5")}
 CLIENT_ID_SPOT = re.compile(r"^[a-zA-Z0-9-_]{1,36}$")
 CLIENT_ID_FUTURES = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
+# exchangeInfo `rateLimits`: Spot 6000 request weight a minute (spot docs, enums.md "Rate limiters"), USDⓈ-M 2400.
+WEIGHT_LIMITS = {"spot": 6000, "futures": 2400}
+# Each endpoint's "Request Weight" (its page in the spot or futures docs); (weight with `symbol`, without).
+WEIGHTS: dict[tuple[str, str], tuple[int, int]] = {
+    ("GET", "/api/v3/ping"): (1, 1),
+    ("GET", "/api/v3/time"): (1, 1),
+    ("GET", "/api/v3/exchangeInfo"): (20, 20),
+    ("GET", "/api/v3/ticker/price"): (2, 4),
+    ("GET", "/api/v3/account"): (20, 20),
+    ("POST", "/api/v3/order"): (1, 1),
+    ("GET", "/api/v3/order"): (4, 4),
+    ("GET", "/fapi/v1/ping"): (1, 1),
+    ("GET", "/fapi/v1/time"): (1, 1),
+    ("GET", "/fapi/v1/exchangeInfo"): (1, 1),
+    ("GET", "/fapi/v1/ticker/price"): (1, 2),
+    ("GET", "/fapi/v2/ticker/price"): (1, 2),
+    ("GET", "/fapi/v3/positionRisk"): (5, 5),
+    ("GET", "/fapi/v1/positionSide/dual"): (30, 30),
+    ("POST", "/fapi/v1/positionSide/dual"): (1, 1),
+    ("GET", "/fapi/v3/balance"): (5, 5),
+    ("POST", "/fapi/v1/order"): (0, 0),  # "0 on IP rate limit(x-mbx-used-weight-1m)"
+    ("GET", "/fapi/v1/order"): (1, 1),
+}
+DAY_MS = 86_400_000
+JSON_TYPE = "application/json;charset=UTF-8"
+ENDED = ("CANCELED", "EXPIRED", "EXPIRED_IN_MATCH", "REJECTED")
+# Texts of Binance's error codes (spot errors.md, futures Error Codes).
+TOO_MUCH_WEIGHT = (
+    "Too much request weight used; current limit is {limit} request weight per 1 MINUTE. Please use WebSocket "
+    "Streams for live updates to avoid polling the API."
+)
+BANNED = "Way too much request weight used; IP banned until {until}. Please use WebSocket Streams for live updates to "
+BANNED += "avoid bans."
+ARCHIVED = "Order was canceled or expired with no executed qty over 90 days ago and has been archived."
+THROTTLED = (
+    "Request throttled by system-level protection. Reduce-only/close-position orders are exempt. Please try again."
+)
 
 
 # --- faults, logs ------------------------------------------------------------------------------------
@@ -176,6 +231,58 @@ class Fault:
     drop: bool = False  # drop the connection without an answer
     delay: float = 0.0  # wait this long before handling
     hold: threading.Event | None = None  # before handling, wait until the test sets this (a request in flight)
+    gateway: bool = False  # the body has no code: {"timestamp", "path", "msg"}, as Binance's 503 gateway sends
+    html: str = ""  # an HTML page instead of JSON (the web application firewall, a gateway)
+
+
+def fault_408(*, execute: bool) -> Fault:
+    """Futures docs, HTTP Return Codes: "HTTP 408 return code is used when a timeout has occurred while waiting
+    for a response from the backend server" (the backend may have placed the order: `execute`)."""
+    msg = "Timeout waiting for response from backend server. Send status unknown; execution status unknown."
+    return Fault(status=408, code=-1007, msg=msg, execute=execute)
+
+
+def fault_503_unknown(*, execute: bool) -> Fault:
+    """Futures docs, HTTP 503 variant A (execution status unknown). The body is the one Binance's gateway was
+    seen sending: {"timestamp":1609300986882,"path":"/fapi/v1/positionRisk","msg":"Unknown error, …"} (quoted
+    in daisy613/LHPControl issue 16)."""
+    msg = "Unknown error, please check your request or try again later."
+    return Fault(status=503, msg=msg, gateway=True, execute=execute)
+
+
+def fault_503_unavailable() -> Fault:
+    """Futures docs, HTTP 503 variant B: "Service Unavailable." — "100% failure"."""
+    return Fault(status=503, msg="Service Unavailable.", gateway=True)
+
+
+def fault_503_internal() -> Fault:
+    """Futures docs, HTTP 503: "Internal error; unable to process your request. Please try again." — a failure
+    (the -1001 DISCONNECTED text of the futures error codes)."""
+    return Fault(status=503, code=-1001, msg="Internal error; unable to process your request. Please try again.")
+
+
+def fault_spot_busy(*, execute: bool) -> Fault:
+    """Spot errors.md: -1008 SERVER_BUSY "Server is currently overloaded with other requests. Please try again in
+    a few minutes.", a 5XX, whose "execution status is UNKNOWN and could have been a success" (rest-api.md)."""
+    msg = "Server is currently overloaded with other requests. Please try again in a few minutes."
+    return Fault(status=503, code=-1008, msg=msg, execute=execute)
+
+
+WAF_PAGE = (
+    '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" "http://www.w3.org/TR/html4/loose.dtd">\n'
+    '<HTML><HEAD><META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=iso-8859-1">\n'
+    "<TITLE>ERROR: The request could not be satisfied</TITLE>\n</HEAD><BODY>\n<H1>403 ERROR</H1>\n"
+    '<H2>The request could not be satisfied.</H2>\n<HR noshade size="1px">\nRequest blocked.\n'
+    "</BODY></HTML>"
+)
+
+
+def fault_waf_403() -> Fault:
+    """Spot and futures docs: "HTTP 403 return code is used when the WAF Limit (Web Application Firewall) has been
+    violated." The firewall answers with an HTML page in front of the API, which never sees the request
+    (python-binance then says "APIError(code=0): Invalid JSON error message from Binance: <html>…", as in
+    python-binance issue 1198)."""
+    return Fault(status=403, html=WAF_PAGE)
 
 
 @dataclass
@@ -202,9 +309,33 @@ class Execution:
 
 
 class BinanceError(Exception):
-    def __init__(self, status: int, code: int | None, msg: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: int | None,
+        msg: str,
+        retry_after: int | None = None,
+        *,
+        gateway: bool = False,
+        html: str = "",
+    ) -> None:
         super().__init__(msg)
         self.status, self.code, self.msg, self.retry_after = status, code, msg, retry_after
+        self.gateway, self.html = gateway, html
+
+    @classmethod
+    def of(cls, fault: Fault) -> BinanceError:
+        return cls(fault.status, fault.code, fault.msg, fault.retry_after, gateway=fault.gateway, html=fault.html)
+
+    def body(self, path: str, server_ms: int) -> tuple[bytes, str]:
+        """The answer's body and content type: an HTML page, the gateway's code-less JSON, or {code, msg}."""
+        if self.html:
+            return self.html.encode(), "text/html"
+        if self.gateway:
+            payload: Json = {"timestamp": server_ms, "path": path, "msg": self.msg}
+        else:
+            payload = {"code": self.code, "msg": self.msg} if self.code is not None else {"msg": self.msg}
+        return json.dumps(payload).encode(), JSON_TYPE
 
 
 def _bad(code: int, msg: str, status: int = 400) -> BinanceError:
@@ -289,13 +420,16 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.hold is not None:
             fault.hold.wait(30)
         extra: dict[str, str] = {}
+        content_type = JSON_TYPE
         try:
             if fault is not None and fault.drop and not fault.execute:
                 self._drop(entry)
                 return
             if fault is not None and fault.status and not fault.execute:
-                raise BinanceError(fault.status, fault.code, fault.msg, fault.retry_after)
+                raise BinanceError.of(fault)
+            fake._charge_weight(method, parts.path, parts.query)
             status, payload = fake._dispatch(method, parts.path, parts.query, body, self.headers)
+            data = json.dumps(payload).encode()
             if fault is not None and fault.execute:
                 if fault.stall:
                     entry.status = -1  # logged now: no answer will come
@@ -304,20 +438,19 @@ class _Handler(BaseHTTPRequestHandler):
                     self._drop(entry)
                     return
                 if fault.status:
-                    raise BinanceError(fault.status, fault.code, fault.msg, fault.retry_after)
+                    raise BinanceError.of(fault)
         except BinanceError as e:
             status = e.status
-            payload = {"code": e.code, "msg": e.msg} if e.code is not None else {"msg": e.msg}
+            data, content_type = e.body(parts.path, fake.server_ms())
             if e.retry_after is not None:
                 extra["Retry-After"] = str(e.retry_after)
             entry.code = e.code
-        data = json.dumps(payload).encode()
         entry.status = status
         entry.answered_at = time.monotonic()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json;charset=UTF-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("X-MBX-USED-WEIGHT-1M", str(fake._weight()))
+        self.send_header("X-MBX-USED-WEIGHT-1M", str(fake.used_weight(fake.market_of(parts.path))))
         for name, value in extra.items():
             self.send_header(name, value)
         self.end_headers()
@@ -342,16 +475,37 @@ class FakeBinance:
         self.prices: dict[str, Decimal] = dict(PRICES)
         self.spot_balances: dict[str, list[Decimal]] = {"USDT": [D(100_000), ZERO]}  # asset → [free, locked]
         self.spot_can_trade = True
+        # Base quantity a Spot market order finds in the book (absent: unlimited). Spot enums.md, EXPIRED: "MARKET
+        # orders that partially fill" expire; with nothing in the book they expire unfilled.
+        self.spot_liquidity: dict[str, Decimal] = {}
+        # Symbols where the order meets this account's own resting orders: spot enums.md, EXPIRED_IN_MATCH "The
+        # order was expired by the exchange due to STP" (an EXPIRE_TAKER order against the same account).
+        self.spot_self_trade: set[str] = set()
         self.dual_side = False
         self.futures_positions: dict[tuple[str, str], Decimal] = {}  # (symbol, BOTH|LONG|SHORT) → signed amount
         self.futures_wallet = D(100_000)
         self.leverage = 20
+        # USDⓈ-M market orders accepted NEW and filled this long after the answer (0: filled in the answer).
+        self.futures_fill_delay_s = 0.0
+        # How long an order takes from the API to the matching engine; past the order's recvWindow it is refused
+        # with -5028 ME_RECVWINDOW_REJECT "Timestamp for this request is outside of the ME recvWindow."
+        self.matching_delay_ms = 0
+        # Symbols whose book has no counterparty within PERCENT_PRICE: -4131 MARKET_ORDER_REJECT.
+        self.futures_thin_book: set[str] = set()
+        # Futures docs, 503 variant C: -1008 for orders that add exposure; "Reduce-only / Close-position: …
+        # positionSide = BOTH with reduceOnly = true, or LONG+SELL, or SHORT+BUY" are exempt.
+        self.futures_throttled = False
         self.requests: list[LoggedRequest] = []
         self.executions: list[Execution] = []
         self._orders: dict[str, list[Json]] = {"spot": [], "futures": []}
         self._faults: list[tuple[str, str, Fault]] = []
         self._ids = itertools.count(1000)
         self._released = threading.Event()
+        self._timers: list[threading.Timer] = []
+        self._weight: dict[str, tuple[int, int]] = {}  # market → (server minute, weight used in it)
+        self._foreign_weight: dict[str, tuple[int, int]] = {}  # market → (server minute, weight of other programs)
+        self._refused_until: dict[str, float] = {}  # market → server ms until which a 429's Retry-After holds
+        self._banned_until: dict[str, float] = {}  # market → server ms until which the IP is banned (418)
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
         # A short poll interval: stopping waits for the next poll, and tests start and stop many fakes.
@@ -367,6 +521,9 @@ class FakeBinance:
 
     def stop(self) -> None:
         self._released.set()  # stalled and delayed answers end now
+        with self.lock:
+            for timer in self._timers:
+                timer.cancel()
         self._server.shutdown()
         self._server.server_close()
         self._server.drop_connections()
@@ -411,6 +568,48 @@ class FakeBinance:
                 if f["filterType"] == filter_type:
                     f.update({k: str(v) if isinstance(v, Decimal) else v for k, v in fields.items()})
 
+    def set_status(self, market: str, symbol: str, status: str) -> None:
+        """Binance stops or resumes a symbol (Spot BREAK, USDⓈ-M SETTLING, … and back to TRADING)."""
+        table = self.spot_symbols if market == "spot" else self.futures_symbols
+        with self.lock:
+            table[symbol]["status"] = status
+
+    def add_symbol(self, market: str, base: str, price: Decimal | str) -> str:
+        """Another <base>USDT instrument, with the rules of the fake's ETHUSDT; returns its symbol."""
+        symbol = f"{base}USDT"
+        with self.lock:
+            if market == "spot":
+                self.spot_symbols[symbol] = spot_symbol(symbol, base, "USDT", "0.0001", "0.0001", "5", "0.01")
+            else:
+                self.futures_symbols[symbol] = futures_symbol(symbol, base, "0.001", "0.001", "5", "0.01", 3)
+            self.prices[symbol] = D(price)
+        return symbol
+
+    def set_foreign_weight(self, market: str, weight: int) -> None:
+        """Request weight other programs on this IP have used this minute (Binance's limits are per IP)."""
+        with self.lock:
+            self._foreign_weight[market] = (self._minute(), weight)
+
+    def used_weight(self, market: str) -> int:
+        """What X-MBX-USED-WEIGHT-1M says now: this minute's weight of every program on the IP."""
+        with self.lock:
+            minute = self._minute()
+            ours = self._weight.get(market, (minute, 0))
+            theirs = self._foreign_weight.get(market, (minute, 0))
+            return (ours[1] if ours[0] == minute else 0) + (theirs[1] if theirs[0] == minute else 0)
+
+    def age_orders(self, market: str, days: float) -> None:
+        """Every order of `market` was placed and last updated `days` earlier than recorded."""
+        with self.lock:
+            for order in self._orders[market]:
+                for name in ("time", "updateTime", "workingTime"):
+                    if name in order:
+                        order[name] -= int(days * DAY_MS)
+
+    def order(self, market: str, client_id: str) -> Json | None:
+        with self.lock:
+            return next((dict(o) for o in reversed(self._orders[market]) if o["clientOrderId"] == client_id), None)
+
     def set_spot_balance(self, asset: str, free: Decimal | str, locked: Decimal | str = ZERO) -> None:
         with self.lock:
             self.spot_balances[asset] = [D(free), D(locked)]
@@ -454,9 +653,36 @@ class FakeBinance:
                     return fault
         return None
 
-    def _weight(self) -> int:
+    def _minute(self) -> int:
+        return self.server_ms() // 60_000
+
+    @staticmethod
+    def market_of(path: str) -> str:
+        return "futures" if path.startswith("/fapi") else "spot"
+
+    def _charge_weight(self, method: str, path: str, query: str) -> None:
+        """Count the request's weight against the IP's minute; refuse past the limit as Binance does."""
+        market = self.market_of(path)
         with self.lock:
-            return len(self.requests)
+            now = self.server_ms()
+            if now < self._refused_until.get(market, 0):
+                # Spot rest-api.md: "Repeatedly violating rate limits and/or failing to back off after receiving
+                # 429s will result in an automated IP ban (HTTP status 418)", "from 2 minutes to 3 days".
+                self._banned_until[market] = max(self._banned_until.get(market, 0), now + 120_000)
+            if now < self._banned_until.get(market, 0):
+                until = self._banned_until[market]
+                raise BinanceError(418, -1003, BANNED.format(until=until), int((until - now) / 1000) + 1)
+            with_symbol, without = WEIGHTS.get((method, path), (1, 1))
+            weight = with_symbol if "symbol=" in query else without
+            limit = WEIGHT_LIMITS[market]
+            if self.used_weight(market) + weight > limit:
+                # A 429 with Retry-After: the seconds until the minute's count starts afresh.
+                left = 60 - (now // 1000) % 60
+                self._refused_until[market] = now + left * 1000
+                raise BinanceError(429, -1003, TOO_MUCH_WEIGHT.format(limit=limit), left)
+            minute = self._minute()
+            before = self._weight.get(market, (minute, 0))
+            self._weight[market] = (minute, (before[1] if before[0] == minute else 0) + weight)
 
     def _dispatch(self, method: str, path: str, query: str, body: str, headers: Any) -> tuple[int, Json]:
         route = self._routes().get((method, path))
@@ -520,11 +746,12 @@ class FakeBinance:
 
     def _exchange_info(self, market: str) -> Json:
         symbols = self.spot_symbols if market == "spot" else self.futures_symbols
+        limit = WEIGHT_LIMITS[market]
         return {
             "timezone": "UTC",
             "serverTime": self.server_ms(),
             "rateLimits": [
-                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": limit},
                 {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
             ],
             "exchangeFilters": [],
@@ -532,7 +759,15 @@ class FakeBinance:
         }
 
     def _ticker(self, params: dict[str, str], symbols: dict[str, Json]) -> Json:
-        symbol = params.get("symbol", "")
+        """ticker/price: one symbol with `symbol`, every symbol without it (spot docs "Symbol price ticker",
+        futures docs "Symbol Price Ticker V2")."""
+        if "symbol" not in params:
+            return [
+                {"symbol": name, "price": _plain(self.prices[name]), "time": self.server_ms()}
+                for name in symbols
+                if name in self.prices
+            ]
+        symbol = params["symbol"]
         if symbol not in symbols or symbol not in self.prices:
             raise _bad(-1121, "Invalid symbol.")
         return {"symbol": symbol, "price": _plain(self.prices[symbol]), "time": self.server_ms()}
@@ -577,15 +812,10 @@ class FakeBinance:
             raise _bad(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!") from None
         return symbol, client_id, text, qty
 
-    def _spot_order(self, params: dict[str, str]) -> Json:
-        symbol, client_id, text, qty = self._order_basics(params, self.spot_symbols, CLIENT_ID_SPOT)
-        info = self.spot_symbols[symbol]
-        if _decimals(text) > info["baseAssetPrecision"]:
-            raise _bad(-1111, "Parameter 'quantity' has too much precision.")
-        if qty <= 0:
-            raise _bad(-1013, "Invalid quantity.")
+    @staticmethod
+    def _spot_filters(info: Json, qty: Decimal, price: Decimal) -> None:
+        """Spot filters.md: what a MARKET order must meet, each failure a -1013 "Filter failure: <NAME>"."""
         filters = {f["filterType"]: f for f in info["filters"]}
-        price = self.prices[symbol]
         for name in ("LOT_SIZE", "MARKET_LOT_SIZE"):
             f = filters.get(name)
             if f is None:
@@ -599,15 +829,35 @@ class FakeBinance:
         legacy = filters.get("MIN_NOTIONAL")
         if legacy is not None and legacy.get("applyToMarket") and qty * price < D(legacy["minNotional"]):
             raise _bad(-1013, "Filter failure: MIN_NOTIONAL")
+
+    def _spot_order(self, params: dict[str, str]) -> Json:
+        symbol, client_id, text, qty = self._order_basics(params, self.spot_symbols, CLIENT_ID_SPOT)
+        info = self.spot_symbols[symbol]
+        if _decimals(text) > info["baseAssetPrecision"]:
+            raise _bad(-1111, "Parameter 'quantity' has too much precision.")
+        if qty <= 0:
+            raise _bad(-1013, "Invalid quantity.")
+        price = self.prices[symbol]
+        self._spot_filters(info, qty, price)
+        # Spot errors.md, messages of -2010 NEW_ORDER_REJECTED from the matching engine.
+        if not self.spot_can_trade:
+            raise _bad(-2010, "This account may not place or cancel orders.")
+        if info["status"] != "TRADING":
+            raise _bad(-2010, "Market is closed.")
         base, quote = info["baseAsset"], info["quoteAsset"]
-        cost = qty * price
-        pay, pay_amount, get, get_amount = (
-            (quote, cost, base, qty) if params["side"] == "BUY" else (base, qty, quote, cost)
-        )
-        held = self.spot_balances.setdefault(pay, [ZERO, ZERO])
-        if held[0] < pay_amount:
+        pay, pay_amount = (quote, qty * price) if params["side"] == "BUY" else (base, qty)
+        if self.spot_balances.setdefault(pay, [ZERO, ZERO])[0] < pay_amount:
             raise _bad(-2010, "Account has insufficient balance for requested action.")
-        held[0] -= pay_amount
+        if symbol in self.spot_self_trade:
+            executed, status = ZERO, "EXPIRED_IN_MATCH"
+        else:
+            executed = min(qty, self.spot_liquidity.get(symbol, qty))
+            status = "FILLED" if executed == qty else "EXPIRED"
+        cost = executed * price
+        pay, pay_amount, get, get_amount = (
+            (quote, cost, base, executed) if params["side"] == "BUY" else (base, executed, quote, cost)
+        )
+        self.spot_balances[pay][0] -= pay_amount
         self.spot_balances.setdefault(get, [ZERO, ZERO])[0] += get_amount
         now = self.server_ms()
         order = {
@@ -617,9 +867,9 @@ class FakeBinance:
             "clientOrderId": client_id,
             "price": "0.00000000",
             "origQty": f"{qty:.8f}",
-            "executedQty": f"{qty:.8f}",
+            "executedQty": f"{executed:.8f}",
             "cummulativeQuoteQty": f"{cost:.8f}",
-            "status": "FILLED",
+            "status": status,
             "timeInForce": "GTC",
             "type": "MARKET",
             "side": params["side"],
@@ -628,32 +878,49 @@ class FakeBinance:
             "workingTime": now,
             "isWorking": True,
             "origQuoteOrderQty": "0.00000000",
-            "selfTradePreventionMode": "EXPIRE_MAKER",
+            "selfTradePreventionMode": "EXPIRE_TAKER" if symbol in self.spot_self_trade else "EXPIRE_MAKER",
         }
         self._orders["spot"].append(order)
-        self.executions.append(Execution("spot", symbol, params["side"], qty, client_id))
-        kind = params.get("newOrderRespType", "FULL")
-        answer = {k: order[k] for k in ("symbol", "orderId", "orderListId", "clientOrderId")} | {"transactTime": now}
+        if executed > 0:
+            self.executions.append(Execution("spot", symbol, params["side"], executed, client_id))
+        return self._spot_answer(order, params.get("newOrderRespType", "FULL"), price, quote)
+
+    @staticmethod
+    def _spot_answer(order: Json, kind: str, price: Decimal, quote: str) -> Json:
+        """The answer of each newOrderRespType (spot rest-api.md, New order: ACK, RESULT, FULL)."""
+        answer = {k: order[k] for k in ("symbol", "orderId", "orderListId", "clientOrderId")}
+        answer["transactTime"] = order["time"]
         if kind == "ACK":
             return answer
         fields = ("price", "origQty", "executedQty", "cummulativeQuoteQty", "status", "timeInForce", "type", "side")
-        answer |= {k: order[k] for k in fields} | {"workingTime": now, "selfTradePreventionMode": "EXPIRE_MAKER"}
+        answer |= {k: order[k] for k in (*fields, "workingTime", "selfTradePreventionMode")}
         if kind == "FULL":
-            answer["fills"] = [
-                {"price": _plain(price), "qty": f"{qty:.8f}", "commission": "0.00000000", "commissionAsset": quote}
-            ]
+            executed = order["executedQty"]
+            fill = {"price": _plain(price), "qty": executed, "commission": "0.00000000", "commissionAsset": quote}
+            answer["fills"] = [fill] if D(executed) > 0 else []
         return answer
 
     def _find_order(self, market: str, params: dict[str, str]) -> Json:
         symbol = params.get("symbol", "")
         wanted = params.get("origClientOrderId")
         order_id = params.get("orderId")
+        now = self.server_ms()
         for order in reversed(self._orders[market]):
             if order["symbol"] != symbol:
                 continue
             if (wanted is not None and order["clientOrderId"] == wanted) or (
                 order_id is not None and str(order["orderId"]) == order_id
             ):
+                unfilled_end = order["status"] in ENDED and D(order["executedQty"]) == 0
+                if market == "spot" and unfilled_end and order["updateTime"] < now - 90 * DAY_MS:
+                    raise _bad(-2026, ARCHIVED)  # spot errors.md, -2026 ORDER_ARCHIVED
+                if market == "futures" and (
+                    (unfilled_end and order["time"] + 3 * DAY_MS < now) or order["time"] + 90 * DAY_MS < now
+                ):
+                    # Futures docs, Query Order: "These orders will not be found: order status is CANCELED or
+                    # EXPIRED AND order has NO filled trade AND created time + 3 days < current time; order
+                    # create time + 90 days < current time".
+                    break
                 return dict(order)
         raise _bad(-2013, "Order does not exist.")
 
@@ -755,19 +1022,35 @@ class FakeBinance:
             if step > 0 and (qty - low) % step != 0:
                 raise _bad(-4023, "Quantity not increased by step size.")
 
+    def _futures_market_checks(self, symbol: str, params: dict[str, str]) -> None:
+        """What the matching engine refuses (futures Error Codes): -4131 MARKET_ORDER_REJECT, -5028."""
+        if symbol in self.futures_thin_book:
+            raise _bad(-4131, "The counterparty's best price does not meet the PERCENT_PRICE filter limit.")
+        window = int(params.get("recvWindow", "5000"))
+        if self.server_ms() + self.matching_delay_ms - int(params["timestamp"]) > window:
+            raise _bad(-5028, "Timestamp for this request is outside of the ME recvWindow.")
+
     def _futures_order(self, params: dict[str, str]) -> Json:
         symbol, client_id, text, qty = self._order_basics(params, self.futures_symbols, CLIENT_ID_FUTURES)
         info = self.futures_symbols[symbol]
         side = params["side"]
         position_side = self._futures_position_side(params)
         reduce_only = params.get("reduceOnly", "false").lower() == "true"
+        closing = (position_side == "LONG" and side == "SELL") or (position_side == "SHORT" and side == "BUY")
+        if self.futures_throttled and not (reduce_only or closing):
+            raise BinanceError(503, -1008, THROTTLED)
+        if info["status"] != "TRADING":
+            # Futures error codes: -4140 INVALID_OPENING_POSITION_STATUS.
+            raise _bad(-4140, "Invalid symbol status for opening position.")
         self._futures_quantity_rules(info, text, qty)
+        self._futures_market_checks(symbol, params)
         filters = {f["filterType"]: f for f in info["filters"]}
         key = (symbol, position_side)
         current = self.futures_positions.get(key, ZERO)
         delta = qty if side == "BUY" else -qty
-        closing = (position_side == "LONG" and side == "SELL") or (position_side == "SHORT" and side == "BUY")
         if closing and qty > abs(current):
+            # A hedge-mode close larger than its leg is refused as a reduce-only order though no reduceOnly was
+            # sent (ccxt issue 8304, "Closing position orders rejected in Binance Hedge Mode").
             raise _bad(-2022, "ReduceOnly Order is rejected.")
         if reduce_only:
             if current == 0 or (current > 0) == (delta > 0):
@@ -777,6 +1060,8 @@ class FakeBinance:
             closing = True
         price = self.prices[symbol]
         if not closing:
+            # Futures error codes, -4164: "Order's notional must be no smaller than %s (unless you choose reduce
+            # only)"; hedge-mode LONG+SELL / SHORT+BUY count as reduce-only (futures docs, 503 variant C).
             minimum = D(filters["MIN_NOTIONAL"]["notional"])
             if qty * price < minimum:
                 raise _bad(
@@ -785,22 +1070,23 @@ class FakeBinance:
                 )
             if qty * price / self.leverage > self.futures_wallet - self._used_margin():
                 raise _bad(-2019, "Margin is insufficient.")
-        self.futures_positions[key] = current + delta
         now = self.server_ms()
+        # Field set of a USDⓈ-M order (futures docs, New Order response; ccxt's static response fixture
+        # binance.json, createOrders "create swap orders").
         order = {
             "orderId": next(self._ids),
             "symbol": symbol,
-            "status": "FILLED",
+            "status": "NEW",
             "clientOrderId": client_id,
             "price": "0.00",
-            "avgPrice": _plain(price),
+            "avgPrice": "0.00",
             "origQty": text,
-            "executedQty": _plain(qty),
-            "cumQty": _plain(qty),
-            "cumQuote": _plain(qty * price),
+            "executedQty": "0",
+            "cumQty": "0",
+            "cumQuote": "0",
             "timeInForce": "GTC",
             "type": "MARKET",
-            "reduceOnly": reduce_only,
+            "reduceOnly": reduce_only or closing,
             "closePosition": False,
             "side": side,
             "positionSide": position_side,
@@ -815,11 +1101,36 @@ class FakeBinance:
             "updateTime": now,
         }
         self._orders["futures"].append(order)
-        self.executions.append(Execution("futures", symbol, side, qty, client_id, position_side, reduce_only))
+        fill = (key, delta, qty, price, reduce_only)
+        if self.futures_fill_delay_s > 0:
+            # Accepted before the match: the answer says NEW, the position changes when the fill comes.
+            timer = threading.Timer(self.futures_fill_delay_s, self._fill_futures, (order, *fill))
+            timer.daemon = True
+            self._timers.append(timer)
+            timer.start()
+        else:
+            self._fill_futures(order, *fill)
         if params.get("newOrderRespType", "ACK") == "ACK":
             # ACK answers before the match: the order is NEW and nothing is reported executed yet.
             return order | {"status": "NEW", "executedQty": "0", "cumQty": "0", "cumQuote": "0", "avgPrice": "0.00"}
         return dict(order)
+
+    def _fill_futures(
+        self, order: Json, key: tuple[str, str], delta: Decimal, qty: Decimal, price: Decimal, reduce_only: bool
+    ) -> None:
+        with self.lock:
+            self.futures_positions[key] = self.futures_positions.get(key, ZERO) + delta
+            order.update(
+                status="FILLED",
+                avgPrice=_plain(price),
+                executedQty=_plain(qty),
+                cumQty=_plain(qty),
+                cumQuote=_plain(qty * price),
+                updateTime=self.server_ms(),
+            )
+            self.executions.append(
+                Execution("futures", key[0], order["side"], qty, order["clientOrderId"], key[1], reduce_only)
+            )
 
 
 def iter_lines(requests: list[LoggedRequest]) -> Iterator[str]:

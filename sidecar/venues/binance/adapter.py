@@ -13,7 +13,12 @@ Binance quirks handled here (reference: venues.md, sections 3–5):
   idempotent: an order without an answer is looked up, and reported absent only once its recvWindow has
   passed, after which Binance can no longer accept it.
 - Retry-After of a 429 or 418 is honoured for every request, not just the refused one: Binance bans IPs
-  that keep sending.
+  that keep sending. Before it comes to that, X-MBX-USED-WEIGHT-1M (the IP's request weight this minute, in
+  every answer) is read: past 90% of the limit, routine reads wait for the next minute and the rest is kept
+  for orders and their lookups.
+- A USDⓈ-M market order may be answered NEW and fill a moment later: it is looked up a few times, briefly,
+  before it is reported as still working.
+- Prices for the minimum-notional check come from the all-symbols ticker, in one request.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -49,8 +54,17 @@ from sidecar.model import (
     VenuePosition,
 )
 from sidecar.venues.base import VenueAdapter
-from sidecar.venues.binance.errors import CLOCK, ORDER_NOT_FOUND, classify
-from sidecar.venues.binance.rules import ZERO, dec, parse_exchange_info, plain, rule
+from sidecar.venues.binance.errors import CLOCK, ORDER_ARCHIVED, ORDER_NOT_FOUND, classify
+from sidecar.venues.binance.rules import (
+    DEFAULT_WEIGHT_LIMIT,
+    ZERO,
+    dec,
+    parse_exchange_info,
+    plain,
+    request_weight_limit,
+    rule,
+    symbol_statuses,
+)
 
 log = logging.getLogger("csmc.binance")
 T = TypeVar("T")
@@ -67,6 +81,11 @@ POSITION_MODE_HOWTO = (
 )
 # Order states after which nothing more will execute; the executed quantity is final.
 FINISHED = frozenset({"CANCELED", "EXPIRED", "EXPIRED_IN_MATCH", "REJECTED"})
+WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
+# Share of the minute's request weight routine reads may use; the rest is kept for orders and their lookups.
+ROUTINE_WEIGHT_SHARE = 0.9
+TICKER_REUSE_S = 1.0  # an all-symbols price answer serves every price asked for within this time
+FILL_WAIT_S = 2.0  # how long a market order answered NEW is watched before it is reported as still working
 
 
 def endpoint_url(endpoint: str, api_url: str) -> str:
@@ -112,9 +131,11 @@ class BinanceVenue(VenueAdapter):
         settings: BinanceSettings,
         *,
         position_symbols: Iterable[str] = (),
+        fill_wait_s: float = FILL_WAIT_S,
     ) -> None:
         """`position_symbols`: venue symbols named by the profile's overrides (Spot: they carry their base
-        currency's balance in place of <base><quote>)."""
+        currency's balance in place of <base><quote>). `fill_wait_s`: how long a market order Binance answers
+        as NEW is looked up before it is reported as still working."""
         super().__init__()
         self.settings = settings
         self.futures = settings.endpoint == "futures"
@@ -126,11 +147,21 @@ class BinanceVenue(VenueAdapter):
         self._override_symbols = tuple(position_symbols)
         self._client: Client | None = None
         self._lock = threading.Lock()
-        self._instruments: dict[str, Instrument] | None = None
+        self.fill_wait_s = fill_wait_s
+        # One mapping for the adapter's whole life, updated in place: the symbol mapper and the engine hold it.
+        self._instruments: dict[str, Instrument] = {}
+        self._loaded = False
+        self._statuses: dict[str, str] = {}
         self._asset_symbols: dict[str, str] = {}
         self._blocked_until = 0.0
         self._connected_at = time.monotonic()
         self._unknown_since: dict[str, float] = {}
+        # The IP's request weight this minute, as Binance last reported it, and the server minute it counts for.
+        self._weight_limit = DEFAULT_WEIGHT_LIMIT[settings.endpoint]
+        self._weight_used = 0
+        self._weight_minute = -1
+        self._tickers: tuple[float, dict[str, Decimal]] | None = None  # (monotonic time read, symbol → price)
+        self._tickers_read: asyncio.Future[dict[str, Decimal]] | None = None
 
     # --- client, threads, errors --------------------------------------------------------------------
 
@@ -175,19 +206,55 @@ class BinanceVenue(VenueAdapter):
         def work() -> T:
             # The lock is taken in the worker, so a cancelled await never lets two requests share the client.
             with self._lock:
-                return call(client)
+                before = client.response
+                try:
+                    return call(client)
+                finally:
+                    # python-binance keeps the last answer, errors included; a request that got none leaves the
+                    # previous one there, which says nothing new.
+                    if client.response is not before:
+                        self._note_weight(client.response)
 
         return await asyncio.to_thread(work)
 
-    def _check_gate(self, action: str) -> None:
+    def _server_now(self) -> float:
+        """Binance's clock in seconds, as far as the offset read at connect knows it."""
+        offset = self._client.timestamp_offset if self._client is not None else 0
+        return time.time() + offset / 1000
+
+    def _note_weight(self, response: requests.Response | None) -> None:
+        value = response.headers.get(WEIGHT_HEADER) if response is not None else None
+        try:
+            used = int(value) if value is not None else None
+        except ValueError:
+            used = None
+        if used is not None:
+            self._weight_used, self._weight_minute = used, int(self._server_now() // 60)
+
+    def _check_gate(self, action: str, essential: bool) -> None:
         left = self._blocked_until - time.monotonic()
         if left > 0:
             raise VenueUnavailable(
                 f"Binance asked for a pause ({left:.1f} s left), so {action} waits; nothing was sent", retry_after=left
             )
+        # Binance counts an IP's request weight per minute and refuses (429), then bans (418), past the limit.
+        # Routine reads stop short of it; orders and their lookups may use the rest, up to the limit itself.
+        now = self._server_now()
+        if self._weight_minute != int(now // 60):
+            return  # a new minute: Binance counts afresh
+        ceiling = self._weight_limit if essential else self._weight_limit * ROUTINE_WEIGHT_SHARE
+        if self._weight_used < ceiling:
+            return
+        left = 60 - now % 60 + 0.5  # past the minute's end, so Binance's new minute has begun
+        raise VenueUnavailable(
+            f"Binance reports {self._weight_used} of this IP's {self._weight_limit} request weight used this minute, "
+            f"so {action} waits {left:.0f} s for the next minute rather than be refused (HTTP 429); nothing was "
+            f"sent. Another program using the same IP address shares this limit.",
+            retry_after=left,
+        )
 
     def _typed(self, error: Exception, action: str, placing: bool) -> VenueError:
-        typed = classify(error, action=action, placing=placing, host=self.host)
+        typed = classify(error, action=action, placing=placing, host=self.host, futures=self.futures)
         if isinstance(typed, VenueUnavailable) and typed.retry_after:
             self._blocked_until = max(self._blocked_until, time.monotonic() + typed.retry_after)
         log.debug("%s failed: %s → %s", action, type(error).__name__, type(typed).__name__)
@@ -200,10 +267,12 @@ class BinanceVenue(VenueAdapter):
         *,
         placing: bool = False,
         signed: bool = True,
+        essential: bool = False,
         passthrough: frozenset[int] = frozenset(),
     ) -> T:
-        """One REST call with Binance's error rules. Codes in `passthrough` reach the caller untranslated."""
-        self._check_gate(action)
+        """One REST call with Binance's error rules. Codes in `passthrough` reach the caller untranslated.
+        `essential` (orders, their lookups) may use the request weight kept back from routine reads."""
+        self._check_gate(action, essential or placing)
         try:
             return await self._attempt(action, call, placing, passthrough, clock_retry=signed)
         except _ClockRefused:
@@ -261,18 +330,33 @@ class BinanceVenue(VenueAdapter):
             client.close_connection()
 
     async def instruments(self) -> Mapping[str, Instrument]:
-        if self._instruments is None:
-            futures = self.futures
-            data = await self._request(
-                "reading the exchange rules",
-                lambda c: c.futures_exchange_info() if futures else c.get_exchange_info(),
-                signed=False,
-            )
-            instruments = parse_exchange_info(data, futures=futures)
-            if not futures:
-                self._asset_symbols = self._spot_position_symbols(instruments)
-            self._instruments = instruments
+        if not self._loaded:
+            await self._load_rules()
         return self._instruments
+
+    async def refresh_instruments(self) -> Mapping[str, Instrument]:
+        """exchangeInfo again: a symbol's status (BREAK, SETTLING → TRADING) or its filters changed."""
+        await self._load_rules()
+        return self._instruments
+
+    async def _load_rules(self) -> None:
+        futures = self.futures
+        data = await self._request(
+            "reading the exchange rules",
+            lambda c: c.futures_exchange_info() if futures else c.get_exchange_info(),
+            signed=False,
+        )
+        fresh = parse_exchange_info(data, futures=futures)
+        if not fresh:
+            raise VenueUnavailable(f"{self.name} answered with an empty list of symbols. Retrying.")
+        if not futures:
+            self._asset_symbols = self._spot_position_symbols(fresh)
+        for gone in set(self._instruments) - set(fresh):
+            del self._instruments[gone]
+        self._instruments.update(fresh)
+        self._statuses = symbol_statuses(data)
+        self._weight_limit = request_weight_limit(data, futures=futures)
+        self._loaded = True
 
     def _spot_position_symbols(self, instruments: Mapping[str, Instrument]) -> dict[str, str]:
         """Spot: which instrument a base currency's balance is the position of."""
@@ -302,21 +386,42 @@ class BinanceVenue(VenueAdapter):
         return datetime.fromtimestamp(millis / 1000, UTC)
 
     async def reference_price(self, symbol: str) -> Decimal | None:
-        """The last traded price (ticker/price): a cheap request, close enough for the minimum-notional check."""
+        return (await self.reference_prices([symbol])).get(symbol)
+
+    async def reference_prices(self, symbols: Collection[str]) -> dict[str, Decimal]:
+        """Last traded prices from the all-symbols ticker (ticker/price without a symbol): one request, whatever
+        the number of symbols, close enough for the minimum-notional check."""
+        table = await self._ticker_table()
+        return {symbol: table[symbol] for symbol in symbols if symbol in table}
+
+    async def _ticker_table(self) -> dict[str, Decimal]:
+        # One answer lists every symbol: legs that ask at the same moment share one request, and one answer
+        # serves for a second.
+        if self._tickers is not None and time.monotonic() - self._tickers[0] < TICKER_REUSE_S:
+            return self._tickers[1]
+        if self._tickers_read is None or self._tickers_read.done():
+            self._tickers_read = asyncio.ensure_future(self._read_tickers())
+        return await asyncio.shield(self._tickers_read)
+
+    async def _read_tickers(self) -> dict[str, Decimal]:
         futures = self.futures
         try:
-            data = await self._request(
-                f"reading the price of {symbol}",
-                lambda c: c.futures_symbol_ticker(symbol=symbol) if futures else c.get_symbol_ticker(symbol=symbol),
+            rows = await self._request(
+                "reading the prices",
+                lambda c: c.futures_symbol_ticker() if futures else c.get_all_tickers(),
                 signed=False,
             )
         except VenueError as e:
             # Without a price the order is sent and Binance itself enforces the minimum.
-            log.debug("no reference price for %s: %s", symbol, e)
-            return None
-        row = data[0] if isinstance(data, list) and data else data
-        price = dec(row.get("price")) if isinstance(row, Mapping) else ZERO
-        return price if price > 0 else None
+            log.debug("no reference prices: %s", e)
+            return {}
+        table: dict[str, Decimal] = {}
+        for row in rows if isinstance(rows, list) else [rows]:
+            price = dec(row.get("price")) if isinstance(row, Mapping) else ZERO
+            if price > 0:
+                table[str(row.get("symbol", ""))] = price
+        self._tickers = (time.monotonic(), table)
+        return table
 
     # --- VenueAdapter: account and positions --------------------------------------------------------
 
@@ -416,6 +521,19 @@ class BinanceVenue(VenueAdapter):
                 )
         return warnings
 
+    async def check_details(self, traded_symbols: Iterable[str]) -> list[tuple[str, str]]:
+        """The largest market order of each traded symbol, and any that Binance does not trade right now."""
+        instruments = await self.instruments()
+        lines = []
+        for symbol in sorted(set(traded_symbols)):
+            instrument = instruments.get(symbol)
+            if instrument is None:
+                continue
+            largest = f"largest market order {plain(instrument.max_qty)}" if instrument.max_qty > 0 else "no maximum"
+            state = "" if instrument.trading else f"; NOT TRADING NOW (Binance status {self._statuses.get(symbol)})"
+            lines.append(("Binance rules", f"{symbol}: {largest}{state}"))
+        return lines
+
     # --- VenueAdapter: orders -----------------------------------------------------------------------
 
     async def submit(self, order: OrderRequest) -> OrderResult:
@@ -433,7 +551,8 @@ class BinanceVenue(VenueAdapter):
         }
         if self.futures:
             if order.leg is not Leg.NET:
-                # Hedge mode: the position side says which leg; Binance refuses reduceOnly there (-1106).
+                # Hedge mode: the position side says which leg; Binance refuses reduceOnly there (-1106). A
+                # LONG+SELL or SHORT+BUY order is reduce-only for Binance all the same (its USDⓈ-M general info).
                 params["positionSide"] = order.leg.value.upper()
             elif order.reduce_only:
                 params["reduceOnly"] = "true"
@@ -450,7 +569,31 @@ class BinanceVenue(VenueAdapter):
         except OutcomeUnknown:
             self._unknown_since.setdefault(order.client_id, time.monotonic())
             raise
-        return self._result(order.client_id, data)
+        result = self._result(order.client_id, data)
+        if result.state is OrderState.OPEN:
+            result = await self._watch_fill(order, result)
+        return result
+
+    async def _watch_fill(self, order: OrderRequest, result: OrderResult) -> OrderResult:
+        """A market order answered NEW (USDⓈ-M accepts it before the match): look it up a few times, briefly."""
+        deadline = time.monotonic() + self.fill_wait_s
+        delay = 0.05
+        while result.state is OrderState.OPEN:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            await asyncio.sleep(min(delay, left))
+            delay *= 2
+            try:
+                found = await self._query_order(order.symbol, order.client_id)
+            except VenueError as e:
+                log.info("order %s is working at Binance; looking it up failed (%s)", order.client_id, e)
+                break  # the engine looks it up again before anything else on this position
+            if found is not None:
+                result = found
+        if result.state is OrderState.OPEN:
+            log.info("order %s is still working at Binance after %.1f s", order.client_id, self.fill_wait_s)
+        return result
 
     async def lookup(self, symbol: str, client_id: str, *, sent_at: datetime | None = None) -> OrderResult:
         found = await self._query_order(symbol, client_id)
@@ -475,9 +618,14 @@ class BinanceVenue(VenueAdapter):
             data = await self._request(
                 f"looking up order {client_id}",
                 lambda c: (c.futures_get_order if futures else c.get_order)(symbol=symbol, origClientOrderId=client_id),
-                passthrough=frozenset({ORDER_NOT_FOUND}),
+                essential=True,
+                passthrough=frozenset({ORDER_NOT_FOUND} if futures else {ORDER_NOT_FOUND, ORDER_ARCHIVED}),
             )
-        except BinanceAPIException:
+        except BinanceAPIException as e:
+            if e.code == ORDER_ARCHIVED:
+                # Spot -2026: "Order was canceled or expired with no executed qty over 90 days ago and has been
+                # archived". It existed and ended with nothing executed: rejected, not absent.
+                return OrderResult(client_id, OrderState.REJECTED)
             return None  # -2013: Binance has no order with this client id
         return self._result(client_id, data)
 
@@ -491,7 +639,7 @@ class BinanceVenue(VenueAdapter):
         if status == "FILLED" or (status in FINISHED and filled > 0):
             return OrderResult(client_id, OrderState.FILLED, filled, avg)
         if status in FINISHED:
-            # Finished with nothing executed (e.g. a market order that expired for lack of liquidity): a new
-            # order with a new id is placed at the next look, rather than reusing this id.
+            # Finished with nothing executed (Spot EXPIRED: nothing in the book to match; EXPIRED_IN_MATCH: self-trade
+            # prevention): the engine holds it like a rejection rather than send it again at every look.
             return OrderResult(client_id, OrderState.REJECTED)
         return OrderResult(client_id, OrderState.OPEN, filled, avg)

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
@@ -22,7 +23,16 @@ from sidecar.errors import AuthError, ConfigError, OrderRejected, OutcomeUnknown
 from sidecar.model import Leg, LegKey, MarginMode, OrderRequest, OrderState, PositionMode, Side, VenuePosition
 from sidecar.venues.binance import BinanceVenue
 from sidecar.venues.binance.adapter import endpoint_url
-from tests.fakes.binance import FakeBinance, Fault
+from tests.fakes.binance import (
+    FakeBinance,
+    Fault,
+    fault_408,
+    fault_503_internal,
+    fault_503_unavailable,
+    fault_503_unknown,
+    fault_spot_busy,
+    fault_waf_403,
+)
 from tests.secrets import find_secrets
 from tests.venues.binance.conftest import API_KEY, SECRET
 from tests.venues.binance.story import until
@@ -105,7 +115,10 @@ async def test_spot_rules_come_from_exchange_info(spot: BinanceVenue) -> None:
     assert (btc.base, btc.quote, btc.lot_step, btc.min_qty, btc.min_notional, btc.tick) == (
         "BTC", "USDT", D("0.00001"), D("0.00001"), D(5), D("0.01"),
     )  # fmt: skip
-    assert "LUNAUSDT" not in rules  # status BREAK: no market orders now
+    assert btc.max_qty == D(100)  # MARKET_LOT_SIZE's maxQty, below LOT_SIZE's 9000
+    assert btc.trading and not btc.reduce_only_waives_min_notional  # Spot has no reduce-only orders
+    luna = rules["LUNAUSDT"]  # status BREAK: listed, not trading now
+    assert (luna.trading, luna.base) == (False, "LUNA")
 
 
 async def test_the_stricter_of_lot_size_and_market_lot_size_counts(fake: FakeBinance) -> None:
@@ -125,6 +138,38 @@ async def test_futures_rules_use_the_min_notional_field_notional(futures: Binanc
     btc = (await futures.instruments())["BTCUSDT"]
 
     assert (btc.lot_step, btc.min_qty, btc.min_notional, btc.tick) == (D("0.001"), D("0.001"), D(100), D("0.1"))
+    assert btc.max_qty == D(120)  # MARKET_LOT_SIZE 120 < LOT_SIZE 1000
+    assert btc.reduce_only_waives_min_notional  # -4164: "… (unless you choose reduce only)"
+
+
+async def test_a_symbol_that_stopped_trading_is_kept_and_its_return_is_seen(fake: FakeBinance) -> None:
+    fake.set_status("futures", "ETHUSDT", "SETTLING")
+    venue = BinanceVenue(settings(fake.futures_url, "futures"))
+    await venue.connect()
+    rules = await venue.instruments()
+    assert rules["ETHUSDT"].trading is False
+
+    fake.set_status("futures", "ETHUSDT", "TRADING")
+    fake.set_filter("futures", "ETHUSDT", "MARKET_LOT_SIZE", maxQty="50")
+    refreshed = await venue.refresh_instruments()
+
+    assert refreshed["ETHUSDT"].trading is True and refreshed["ETHUSDT"].max_qty == D(50)
+    assert refreshed is rules  # updated in place: the symbol mapper and the engine hold this mapping
+    assert len(fake.requests_to("GET", "/fapi/v1/exchangeInfo")) == 2
+    await venue.close()
+
+
+async def test_check_names_the_largest_order_and_a_symbol_that_does_not_trade(fake: FakeBinance) -> None:
+    venue = BinanceVenue(settings(fake.spot_url))
+    await venue.connect()
+
+    details = await venue.check_details(["BTCUSDT", "LUNAUSDT", "NOSUCH"])
+
+    assert details == [
+        ("Binance rules", "BTCUSDT: largest market order 100"),
+        ("Binance rules", "LUNAUSDT: largest market order 100; NOT TRADING NOW (Binance status BREAK)"),
+    ]
+    await venue.close()
 
 
 def test_mt5_btcusd_maps_to_btcusdt() -> None:
@@ -468,6 +513,21 @@ async def test_reference_price_is_the_ticker(fake: FakeBinance, futures: Binance
     assert await futures.reference_price("NOSUCH") is None
 
 
+@pytest.mark.parametrize(("endpoint", "path"), [("spot", "/api/v3/ticker/price"), ("futures", "/fapi/v2/ticker/price")])
+async def test_prices_of_many_symbols_come_in_one_request(fake: FakeBinance, endpoint: str, path: str) -> None:
+    venue = BinanceVenue(settings(fake.spot_url if endpoint == "spot" else fake.futures_url, endpoint))
+    await venue.connect()
+    symbols = [fake.add_symbol(endpoint, f"C{i:02}", 10 + i) for i in range(20)]
+    mark = len(fake.requests)
+
+    prices = await venue.reference_prices([*symbols, "BTCUSDT", "NOSUCH"])
+
+    assert prices == {"BTCUSDT": D(60000)} | {s: D(10 + i) for i, s in enumerate(symbols)}
+    sent = fake.requests[mark:]
+    assert [(r.method, r.path, r.params) for r in sent] == [("GET", path, {})]  # one all-symbols request
+    await venue.close()
+
+
 # --- header logging ----------------------------------------------------------------------------------
 
 
@@ -525,4 +585,232 @@ async def test_the_clock_offset_is_taken_at_connect(fake: FakeBinance) -> None:
     await venue.submit(buy("csclock", "0.01"))
 
     assert [r for r in fake.requests if r.code == -1021] == []
+    await venue.close()
+
+
+# --- Binance's server-side answers to orders (issue: a 5xx is not "not sent" on Spot) --------------------
+
+
+async def test_a_spot_503_overload_may_have_executed_so_it_is_looked_up_not_resent(fake: FakeBinance) -> None:
+    """Spot: "HTTP 5XX … the execution status is UNKNOWN and could have been a success", -1008 included."""
+    spot = BinanceVenue(settings(fake.spot_url))
+    await spot.connect()
+    fake.inject("POST", SPOT_ORDER, fault_spot_busy(execute=True))
+
+    with pytest.raises(OutcomeUnknown):
+        await spot.submit(buy("csbusy", "0.01"))
+    found = await spot.lookup("BTCUSDT", "csbusy")
+
+    assert (found.state, found.filled_qty) == (OrderState.FILLED, D("0.01"))
+    assert len(fake.executions_of("csbusy")) == 1
+    await spot.close()
+
+
+@pytest.mark.parametrize("fault", [fault_503_unavailable(), fault_503_internal()], ids=["unavailable", "internal"])
+async def test_a_futures_503_failure_is_not_sent_and_needs_no_lookup(
+    fake: FakeBinance, futures: BinanceVenue, fault: Fault
+) -> None:
+    fake.inject("POST", FUT_ORDER, fault)
+
+    with pytest.raises(VenueUnavailable, match="nothing was executed"):
+        await futures.submit(buy("csfail", "0.01"))
+
+    assert fake.executions == []
+    again = await futures.submit(buy("csfail", "0.01"))  # the engine may send it again at once
+    assert again.state is OrderState.FILLED
+    assert fake.requests_to("GET", FUT_ORDER) == []
+
+
+@pytest.mark.parametrize(
+    "fault", [fault_503_unknown(execute=True), fault_408(execute=True)], ids=["503-unknown", "408"]
+)
+async def test_a_futures_503_unknown_or_408_is_looked_up(
+    fake: FakeBinance, futures: BinanceVenue, fault: Fault
+) -> None:
+    fake.inject("POST", FUT_ORDER, fault)
+
+    with pytest.raises(OutcomeUnknown):
+        await futures.submit(buy("csmaybe", "0.01"))
+    found = await futures.lookup("BTCUSDT", "csmaybe")
+
+    assert (found.state, found.filled_qty) == (OrderState.FILLED, D("0.01"))
+    assert len(fake.executions_of("csmaybe")) == 1
+
+
+async def test_a_throttled_futures_order_is_not_sent_but_a_closing_one_goes_through(
+    fake: FakeBinance, futures: BinanceVenue
+) -> None:
+    fake.set_position("BTCUSDT", "0.02")
+    fake.futures_throttled = True
+
+    with pytest.raises(VenueUnavailable, match="nothing was executed"):
+        await futures.submit(buy("csadd", "0.01"))
+    closed = await futures.submit(sell("csreduce", "0.02", reduce_only=True))
+
+    assert closed.state is OrderState.FILLED
+    assert fake.position("BTCUSDT") == 0
+
+
+async def test_the_firewalls_403_page_is_unavailable_and_never_shown(fake: FakeBinance, spot: BinanceVenue) -> None:
+    fake.inject("POST", SPOT_ORDER, fault_waf_403())
+
+    with pytest.raises(VenueUnavailable) as caught:
+        await spot.submit(buy("cswaf", "0.01"))
+
+    assert "firewall" in str(caught.value)
+    assert "<" not in str(caught.value) and "Request blocked" not in str(caught.value)
+    assert fake.executions == []
+
+
+# --- orders that end unfilled, or fill later -----------------------------------------------------------
+
+
+async def test_a_spot_order_expired_in_an_empty_book_is_rejected_not_open(
+    fake: FakeBinance, spot: BinanceVenue
+) -> None:
+    fake.spot_liquidity["BTCUSDT"] = D(0)
+    expired = await spot.submit(buy("csempty", "0.01"))
+    fake.spot_liquidity["BTCUSDT"] = D("0.004")
+    partial = await spot.submit(buy("cspart", "0.01"))
+    fake.spot_liquidity.clear()
+    fake.spot_self_trade.add("BTCUSDT")
+    self_trade = await spot.submit(buy("csself", "0.01"))
+
+    assert (expired.state, expired.filled_qty) == (OrderState.REJECTED, 0)
+    assert (partial.state, partial.filled_qty, partial.avg_price) == (OrderState.FILLED, D("0.004"), D(60000))
+    assert (self_trade.state, self_trade.filled_qty) == (OrderState.REJECTED, 0)
+
+
+async def test_a_futures_order_answered_new_is_watched_until_it_fills(fake: FakeBinance) -> None:
+    venue = BinanceVenue(settings(fake.futures_url, "futures"), fill_wait_s=3.0)
+    await venue.connect()
+    fake.futures_fill_delay_s = 0.2
+
+    result = await venue.submit(buy("csnew", "0.01"))
+
+    assert (result.state, result.filled_qty, result.avg_price) == (OrderState.FILLED, D("0.01"), D(60000))
+    lookups = fake.requests_to("GET", FUT_ORDER)
+    assert 1 <= len(lookups) <= 6 and all(r.params["origClientOrderId"] == "csnew" for r in lookups)
+    await venue.close()
+
+
+async def test_a_futures_order_still_new_after_the_watch_is_open_and_found_later(fake: FakeBinance) -> None:
+    venue = BinanceVenue(settings(fake.futures_url, "futures"), fill_wait_s=0.1)
+    await venue.connect()
+    fake.futures_fill_delay_s = 0.5
+
+    result = await venue.submit(buy("csslow", "0.01"))
+    await until(lambda: fake.position("BTCUSDT") != 0, "the late fill", fake)
+    found = await venue.lookup("BTCUSDT", "csslow")
+
+    assert (result.state, result.filled_qty) == (OrderState.OPEN, 0)
+    assert (found.state, found.filled_qty) == (OrderState.FILLED, D("0.01"))
+    assert len(fake.executions_of("csslow")) == 1
+    await venue.close()
+
+
+async def test_an_archived_spot_order_is_rejected_not_absent_nor_unreadable(
+    fake: FakeBinance, spot: BinanceVenue
+) -> None:
+    """Spot -2026: "Order was canceled or expired with no executed qty over 90 days ago and has been archived"."""
+    fake.spot_liquidity["BTCUSDT"] = D(0)
+    await spot.submit(buy("csarchived", "0.01"))
+    fake.age_orders("spot", 100)
+
+    found = await spot.lookup("BTCUSDT", "csarchived")
+
+    assert (found.state, found.filled_qty) == (OrderState.REJECTED, 0)
+    assert len(fake.requests_to("GET", SPOT_ORDER)) == 1  # no wait for a recvWindow: Binance knows the order
+
+
+# --- what each refusal tells the user ------------------------------------------------------------------
+
+
+async def test_a_spot_symbol_in_break_is_explained_as_not_trading(fake: FakeBinance, spot: BinanceVenue) -> None:
+    fake.set_status("spot", "BNBUSDT", "BREAK")
+
+    with pytest.raises(OrderRejected) as caught:
+        await spot.submit(buy("csbreak", "1", symbol="BNBUSDT"))
+
+    assert "Market is closed." in str(caught.value)
+    assert "not trading this symbol right now" in str(caught.value)
+    assert "balance" not in str(caught.value)
+
+
+async def test_an_account_barred_from_trading_is_fatal_and_says_to_contact_binance(
+    fake: FakeBinance, spot: BinanceVenue
+) -> None:
+    fake.spot_can_trade = False
+
+    with pytest.raises(AuthError) as caught:
+        await spot.submit(buy("csbarred", "0.01"))
+
+    assert "This account may not place or cancel orders." in str(caught.value)
+    assert "contact Binance support" in str(caught.value)
+    assert "balance" not in str(caught.value)
+
+
+async def test_a_late_order_at_the_matching_engine_is_unavailable_with_its_reason(
+    fake: FakeBinance, futures: BinanceVenue
+) -> None:
+    fake.matching_delay_ms = 5000  # the profile's recvWindow here is 1000 ms
+
+    with pytest.raises(VenueUnavailable) as caught:
+        await futures.submit(buy("csme", "0.01"))
+
+    assert "code -5028" in str(caught.value) and "matching engine" in str(caught.value)
+    assert fake.executions == []
+
+
+async def test_a_thin_futures_book_is_explained(fake: FakeBinance, futures: BinanceVenue) -> None:
+    fake.futures_thin_book.add("BTCUSDT")
+
+    with pytest.raises(OrderRejected) as caught:
+        await futures.submit(buy("csthin", "0.01"))
+
+    assert "code -4131" in str(caught.value) and "price protection (PERCENT_PRICE)" in str(caught.value)
+
+
+# --- request weight ------------------------------------------------------------------------------------
+
+
+async def test_reads_pause_before_binance_would_refuse_them(fake: FakeBinance) -> None:
+    """X-MBX-USED-WEIGHT-1M past 90% of the minute's limit: routine reads wait for the next minute, and no
+    request ever meets a 429 (which, ignored, becomes an IP ban)."""
+    fake.clock_offset_ms = 20_000 - int(time.time() * 1000) % 60_000  # mid-minute at Binance: no new count soon
+    venue = BinanceVenue(settings(fake.spot_url))
+    await venue.connect()
+    fake.set_foreign_weight("spot", 5500)  # another program on this IP
+
+    await venue.positions()  # the answer reports 5500 + what this test sent, above 90% of 6000
+    sent = len(fake.requests)
+    for _ in range(30):
+        with pytest.raises(VenueUnavailable) as caught:
+            await venue.positions()
+
+    assert len(fake.requests) == sent  # nothing more reached Binance
+    assert [r for r in fake.requests if r.status in (429, 418)] == []
+    assert caught.value.retry_after is not None and 0 < caught.value.retry_after <= 61
+    assert f"{fake.used_weight('spot')} of this IP's 6000 request weight used this minute" in str(caught.value)
+    # Orders and their lookups may still use the rest of the minute.
+    assert (await venue.submit(buy("csstill", "0.01"))).state is OrderState.FILLED
+    assert (await venue.lookup("BTCUSDT", "csstill")).state is OrderState.FILLED
+    await venue.close()
+
+
+async def test_reads_go_again_once_binances_minute_has_turned(fake: FakeBinance) -> None:
+    now_ms = int(time.time() * 1000)
+    fake.clock_offset_ms = 60_000 - now_ms % 60_000 - 4_000  # Binance's clock 4 s before a new minute
+    venue = BinanceVenue(settings(fake.futures_url, "futures"))
+    await venue.connect()
+    fake.set_foreign_weight("futures", 2300)
+    await venue.positions()
+
+    with pytest.raises(VenueUnavailable) as caught:
+        await venue.positions()
+    assert caught.value.retry_after is not None and caught.value.retry_after <= 5
+    await asyncio.sleep(caught.value.retry_after)
+    await venue.positions()  # a new minute: Binance counts afresh
+
+    assert [r for r in fake.requests if r.status in (429, 418)] == []
     await venue.close()

@@ -291,6 +291,8 @@ def test_check_prints_account_positions_mapping_and_rules(case: Case, csmc_home:
     if not case.spot:
         want = {"BTCUSDT": ("0.001", "0.001", "100"), "ETHUSDT": ("0.001", "0.001", "20")}
     assert {s: tuple(map(D, r[:3])) for s, r in rows.items()} == {s: tuple(map(D, w)) for s, w in want.items()}
+    largest = "100" if case.spot else "120"
+    assert re.search(rf"^Binance rules\s+BTCUSDT: largest market order {largest}$", out, re.M), out
     warnings = [line for line in out.splitlines() if line.startswith("Warning")]
     if case.spot:
         assert len(warnings) == 1 and "1.5 BNB is neither a traded currency nor the quote currency USDT" in warnings[0]

@@ -12,7 +12,18 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from tests.fakes.binance import FakeBinance, Fault, sign, signature_valid, total_params
+from tests.fakes.binance import (
+    FakeBinance,
+    Fault,
+    fault_408,
+    fault_503_unavailable,
+    fault_503_unknown,
+    fault_spot_busy,
+    fault_waf_403,
+    sign,
+    signature_valid,
+    total_params,
+)
 from tests.venues.binance.conftest import API_KEY, SECRET, signed
 
 # Binance's API documentation, "SIGNED endpoint examples for POST /api/v3/order - HMAC Keys".
@@ -337,3 +348,254 @@ def test_a_delayed_answer_comes_late_and_still_executes(fake: FakeBinance) -> No
     assert answer.status_code == 200
     assert time.monotonic() - sent >= 0.3
     assert fake.position("BTCUSDT") == Decimal("0.01")
+
+
+# --- request weight ------------------------------------------------------------------------------------
+
+
+def weight(answer: requests.Response) -> int:
+    return int(answer.headers["X-MBX-USED-WEIGHT-1M"])
+
+
+def test_every_answer_reports_the_ips_weight_this_minute(fake: FakeBinance) -> None:
+    first = requests.get(f"{fake.spot_url}/v3/exchangeInfo", timeout=5)  # weight 20
+    second = signed(fake, "GET", "/api/v3/account", {})  # 20
+    one_price = requests.get(f"{fake.spot_url}/v3/ticker/price", params={"symbol": "BTCUSDT"}, timeout=5)  # 2
+    all_prices = requests.get(f"{fake.spot_url}/v3/ticker/price", timeout=5)  # 4
+    futures = signed(fake, "GET", "/fapi/v3/positionRisk", {})  # 5, counted apart from Spot
+
+    assert [weight(a) for a in (first, second, one_price, all_prices)] == [20, 40, 42, 46]
+    assert weight(futures) == 5
+
+
+def test_other_programs_on_the_ip_count_too_and_the_limit_comes_from_exchange_info(fake: FakeBinance) -> None:
+    fake.set_foreign_weight("futures", 1000)
+
+    info = requests.get(f"{fake.futures_url}/v1/exchangeInfo", timeout=5)
+
+    limits = [r for r in info.json()["rateLimits"] if r["rateLimitType"] == "REQUEST_WEIGHT"]
+    assert limits == [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400}]
+    assert weight(info) == 1001
+
+
+def test_past_the_limit_a_429_then_a_ban_for_not_backing_off(fake: FakeBinance) -> None:
+    fake.set_foreign_weight("spot", 5990)
+
+    refused = signed(fake, "GET", "/api/v3/account", {})  # 20 more than the 6000 allow
+    again = requests.get(f"{fake.spot_url}/v3/time", timeout=5)
+    futures = requests.get(f"{fake.futures_url}/v1/time", timeout=5)
+
+    assert refused.status_code == 429 and refused.json()["code"] == -1003
+    assert "current limit is 6000 request weight per 1 MINUTE" in refused.json()["msg"]
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert again.status_code == 418 and "IP banned" in again.json()["msg"]
+    assert int(again.headers["Retry-After"]) >= 119
+    assert futures.status_code == 200  # USDⓈ-M keeps its own count
+
+
+def test_the_all_symbols_ticker_lists_every_price(fake: FakeBinance) -> None:
+    spot = requests.get(f"{fake.spot_url}/v3/ticker/price", timeout=5).json()
+    futures = requests.get(f"{fake.futures_url}/v2/ticker/price", timeout=5).json()
+
+    assert {row["symbol"]: row["price"] for row in spot}["BTCUSDT"] == "60000"
+    assert {row["symbol"] for row in futures} == {"BTCUSDT", "ETHUSDT", "XRPUSDT"}
+
+
+# --- symbol status -------------------------------------------------------------------------------------
+
+
+def test_a_spot_symbol_in_break_is_listed_and_refuses_orders(fake: FakeBinance) -> None:
+    fake.set_status("spot", "BNBUSDT", "BREAK")
+
+    listed = requests.get(f"{fake.spot_url}/v3/exchangeInfo", timeout=5).json()["symbols"]
+    answer = spot_order(fake, "BUY", "1", symbol="BNBUSDT")
+
+    assert {s["symbol"]: s["status"] for s in listed}["BNBUSDT"] == "BREAK"
+    assert answer.json() == {"code": -2010, "msg": "Market is closed."}
+    assert fake.executions == []
+
+
+def test_a_futures_symbol_settling_refuses_orders(fake: FakeBinance) -> None:
+    fake.set_status("futures", "ETHUSDT", "SETTLING")
+
+    answer = signed(fake, "POST", FUT, {"symbol": "ETHUSDT", "side": "BUY", "type": "MARKET", "quantity": "1"},
+                    in_body=True)  # fmt: skip
+
+    assert answer.json() == {"code": -4140, "msg": "Invalid symbol status for opening position."}
+
+
+def test_an_account_that_may_not_trade_is_refused_by_the_matching_engine(fake: FakeBinance) -> None:
+    fake.spot_can_trade = False
+
+    answer = spot_order(fake, "BUY", "0.01")
+
+    assert answer.json() == {"code": -2010, "msg": "This account may not place or cancel orders."}
+
+
+# --- Spot orders that end unfilled ---------------------------------------------------------------------
+
+
+def test_a_market_order_larger_than_the_book_expires_partly_filled(fake: FakeBinance) -> None:
+    fake.spot_liquidity["BTCUSDT"] = Decimal("0.004")
+
+    answer = spot_order(fake, "BUY", "0.01", cid="cs-part").json()
+
+    assert (answer["status"], Decimal(answer["executedQty"]), Decimal(answer["origQty"])) == (
+        "EXPIRED", Decimal("0.004"), Decimal("0.01"),
+    )  # fmt: skip
+    assert [f["qty"] for f in answer["fills"]] == ["0.00400000"]
+    assert fake.spot_balance("BTC") == Decimal("0.004")
+
+
+def test_an_empty_book_expires_the_order_with_nothing_executed(fake: FakeBinance) -> None:
+    fake.spot_liquidity["BTCUSDT"] = Decimal(0)
+
+    answer = spot_order(fake, "BUY", "0.01").json()
+
+    assert (answer["status"], Decimal(answer["executedQty"]), answer["fills"]) == ("EXPIRED", 0, [])
+    assert fake.spot_balance("BTC") == 0 and fake.executions == []
+
+
+def test_self_trade_prevention_expires_the_order_in_match(fake: FakeBinance) -> None:
+    fake.spot_self_trade.add("BTCUSDT")
+
+    answer = spot_order(fake, "BUY", "0.01")
+
+    assert (answer.json()["status"], Decimal(answer.json()["executedQty"])) == ("EXPIRED_IN_MATCH", 0)
+    assert fake.executions == []
+
+
+def test_an_unfilled_spot_order_is_archived_after_90_days(fake: FakeBinance) -> None:
+    fake.spot_liquidity["BTCUSDT"] = Decimal(0)
+    spot_order(fake, "BUY", "0.01", cid="cs-old-unfilled")
+    fake.spot_liquidity.clear()
+    spot_order(fake, "BUY", "0.01", cid="cs-old-filled")
+
+    fake.age_orders("spot", 91)
+    unfilled = signed(fake, "GET", SPOT, {"symbol": "BTCUSDT", "origClientOrderId": "cs-old-unfilled"})
+    filled = signed(fake, "GET", SPOT, {"symbol": "BTCUSDT", "origClientOrderId": "cs-old-filled"})
+
+    assert unfilled.json() == {
+        "code": -2026,
+        "msg": "Order was canceled or expired with no executed qty over 90 days ago and has been archived.",
+    }
+    assert filled.json()["status"] == "FILLED"
+
+
+# --- USDⓈ-M orders: late fills, the matching engine, throttling ----------------------------------------
+
+
+def test_a_futures_market_order_is_answered_new_and_fills_later(fake: FakeBinance) -> None:
+    fake.futures_fill_delay_s = 0.3
+
+    answer = futures_order(fake, "BUY", "0.01", newClientOrderId="cs-late", newOrderRespType="RESULT").json()
+    at_once = signed(fake, "GET", FUT, {"symbol": "BTCUSDT", "origClientOrderId": "cs-late"}).json()
+    held_at_once = fake.position("BTCUSDT")
+    time.sleep(0.6)
+    later = signed(fake, "GET", FUT, {"symbol": "BTCUSDT", "origClientOrderId": "cs-late"}).json()
+
+    assert (answer["status"], answer["executedQty"], answer["avgPrice"]) == ("NEW", "0", "0.00")
+    assert at_once["status"] == "NEW" and held_at_once == 0
+    assert (later["status"], Decimal(later["executedQty"]), Decimal(later["avgPrice"])) == (
+        "FILLED", Decimal("0.01"), Decimal(60000),
+    )  # fmt: skip
+    assert fake.position("BTCUSDT") == Decimal("0.01")
+
+
+def test_an_order_reaching_the_matching_engine_after_its_recv_window_is_refused(fake: FakeBinance) -> None:
+    fake.matching_delay_ms = 3000
+
+    late = futures_order(fake, "BUY", "0.01", recvWindow="2000")
+    in_time = futures_order(fake, "BUY", "0.01", recvWindow="5000")
+
+    assert late.json() == {"code": -5028, "msg": "Timestamp for this request is outside of the ME recvWindow."}
+    assert in_time.status_code == 200
+    assert len(fake.executions) == 1
+
+
+def test_a_thin_book_refuses_market_orders(fake: FakeBinance) -> None:
+    fake.futures_thin_book.add("BTCUSDT")
+
+    answer = futures_order(fake, "BUY", "0.01")
+
+    assert answer.json()["code"] == -4131
+    assert "PERCENT_PRICE" in answer.json()["msg"]
+    assert fake.executions == []
+
+
+def test_throttling_refuses_orders_that_add_exposure_only(fake: FakeBinance) -> None:
+    fake.set_position("BTCUSDT", "0.01")
+    fake.futures_throttled = True
+
+    opening = futures_order(fake, "BUY", "0.01")
+    reducing = futures_order(fake, "SELL", "0.005", reduceOnly="true")
+    fake.set_position("BTCUSDT", "0")
+    fake.dual_side = True
+    fake.set_position("BTCUSDT", "0.01", "LONG")
+    hedge_open = futures_order(fake, "BUY", "0.01", positionSide="LONG")
+    hedge_close = futures_order(fake, "SELL", "0.01", positionSide="LONG")
+
+    for refused in (opening, hedge_open):
+        assert refused.status_code == 503
+        assert (
+            refused.json()["code"] == -1008 and "Reduce-only/close-position orders are exempt" in refused.json()["msg"]
+        )
+    assert reducing.status_code == hedge_close.status_code == 200
+    assert len(fake.executions) == 2
+
+
+def test_a_hedge_mode_closing_order_is_exempt_from_the_minimum_notional(fake: FakeBinance) -> None:
+    fake.dual_side = True
+    fake.set_position("BTCUSDT", "0.001", "LONG")  # 60 USDT, below the minimum of 100
+
+    opening = futures_order(fake, "BUY", "0.001", positionSide="LONG")
+    closing = futures_order(fake, "SELL", "0.001", positionSide="LONG")
+
+    assert opening.json()["code"] == -4164
+    assert closing.status_code == 200
+    assert fake.position("BTCUSDT", "LONG") == 0
+
+
+def test_futures_lookups_keep_a_filled_order_past_3_days_and_forget_it_after_90(fake: FakeBinance) -> None:
+    futures_order(fake, "BUY", "0.01", newClientOrderId="cs-filled")
+    fake.age_orders("futures", 4)
+    found_after_4_days = signed(fake, "GET", FUT, {"symbol": "BTCUSDT", "origClientOrderId": "cs-filled"})
+    fake.age_orders("futures", 87)
+    gone_after_91 = signed(fake, "GET", FUT, {"symbol": "BTCUSDT", "origClientOrderId": "cs-filled"})
+
+    assert found_after_4_days.json()["status"] == "FILLED"
+    assert gone_after_91.json() == {"code": -2013, "msg": "Order does not exist."}
+
+
+# --- Binance's error answers, as the fault presets produce them -----------------------------------------
+
+
+def test_the_408_and_503_answers_carry_binances_bodies(fake: FakeBinance) -> None:
+    fake.inject("POST", FUT, fault_408(execute=True))
+    fake.inject("POST", FUT, fault_503_unknown(execute=False))
+    fake.inject("POST", FUT, fault_503_unavailable())
+    fake.inject("POST", SPOT, fault_spot_busy(execute=False))
+
+    timeout = futures_order(fake, "BUY", "0.01")
+    unknown = futures_order(fake, "BUY", "0.01")
+    unavailable = futures_order(fake, "BUY", "0.01")
+    busy = spot_order(fake, "BUY", "0.01")
+
+    assert timeout.status_code == 408 and timeout.json()["code"] == -1007
+    assert len(fake.executions) == 1  # the backend placed it; the answer was lost
+    assert unknown.status_code == 503
+    assert set(unknown.json()) == {"timestamp", "path", "msg"}  # no code, as Binance's gateway answers
+    assert unknown.json()["msg"] == "Unknown error, please check your request or try again later."
+    assert unavailable.json()["msg"] == "Service Unavailable."
+    assert (busy.status_code, busy.json()["code"]) == (503, -1008)
+    assert len(fake.executions) == 1
+
+
+def test_the_firewall_answers_in_html(fake: FakeBinance) -> None:
+    fake.inject("GET", "/api/v3/account", fault_waf_403())
+
+    answer = signed(fake, "GET", "/api/v3/account", {})
+
+    assert answer.status_code == 403
+    assert answer.headers["Content-Type"] == "text/html"
+    assert answer.text.startswith("<!DOCTYPE HTML") and "Request blocked." in answer.text
