@@ -52,6 +52,7 @@ ZERO = Decimal(0)
 PRICE_TTL_S = 5.0  # a reference price older than this is asked for again before an order needs it
 RULES_REFRESH_S = 120.0  # how often the rules are read again while an instrument is not trading
 MAX_STEPS = 64  # orders one leg may send in one pass: chunks above the venue's maximum, partial fills
+LOOK_AGAIN_FIRST_S, LOOK_AGAIN_MAX_S = 0.5, 30.0  # asking after an order the venue still works on
 
 
 class CopyMode(StrEnum):
@@ -274,6 +275,7 @@ class SyncEngine:
         self._dirty: set[LegKey] = set()
         self._dirty_all = False
         self._prices: dict[str, tuple[Decimal, float]] = {}
+        self._looking: set[LegKey] = set()
         self._alerted: set[str] = set()
 
     # --- life cycle -------------------------------------------------------------------------------
@@ -507,9 +509,9 @@ class SyncEngine:
         """One request for the prices of every leg in `keys` that is about to send an order needing one."""
         wanted = set()
         for key in keys:
-            book = self.books.get(key)
+            book = self._book(key)  # a leg MT5 just opened has no book yet, and needs a price like the others
             instrument = self.instruments.get(key.symbol)
-            if book is None or book.position is None or instrument is None or not instrument.trading:
+            if book.position is None or instrument is None or not instrument.trading:
                 continue
             plan = plan_leg(key, self.target(key), book.position, instrument, None)
             if plan.sends and needs_price(instrument, plan.reduce_only) and self._fresh_price(key.symbol) is None:
@@ -635,6 +637,7 @@ class SyncEngine:
         if result.state is OrderState.OPEN:
             self.journal.update_order(order.client_id, OrderState.OPEN, result.filled_qty, avg_price=result.avg_price)
             book.unresolved = order.client_id
+            self._look_again(key)
             return False
         if result.state is OrderState.ABSENT:
             self.journal.update_order(order.client_id, OrderState.ABSENT, detail="venue reports no such order")
@@ -701,6 +704,26 @@ class SyncEngine:
             async with book.lock:
                 if await self._resolve_leg(key, book):
                     log.info("order %s from an earlier run resolved", record.request.client_id)  # pragma: no mutate
+
+    def _look_again(self, key: LegKey) -> None:
+        """A market order the venue holds still working (USDⓈ-M answers NEW and fills a moment later): ask about
+        it again soon rather than at the next table or periodic sync, 0.5 s doubling to 30 s while it works."""
+        if not self.auto_retry or key in self._looking:
+            return
+        self._looking.add(key)
+        asyncio.get_running_loop().create_task(self._look_again_later(key))
+
+    async def _look_again_later(self, key: LegKey) -> None:
+        delay = LOOK_AGAIN_FIRST_S
+        try:
+            while self.books[key].unresolved and self.ready:
+                await asyncio.sleep(delay)
+                await self.reconcile(keys=[key])
+                delay = min(delay * 2, LOOK_AGAIN_MAX_S)
+        finally:
+            self._looking.discard(key)
+        if self.on_retried is not None:
+            await self.on_retried()
 
     # --- trading rules ----------------------------------------------------------------------------
 

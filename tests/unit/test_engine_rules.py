@@ -220,3 +220,25 @@ async def test_an_order_still_working_says_so_on_its_leg(rig: Rig) -> None:
     [leg] = engine.status()
     cid = rig.venue.submitted[0].client_id
     assert leg.note == f"order {cid} is still working at the venue"
+
+
+async def test_an_order_still_working_is_asked_about_again_soon_without_a_new_table(rig: Rig) -> None:
+    engine = await rig.start(auto_retry=True)
+    rig.venue.inject(Fault.ACCEPT_OPEN)
+    await rig.snapshot(position("BTCUSD", "buy", "0.5"))
+    assert rig.venue.holdings.get(BTC) is None
+    rig.venue.fill_open()  # the venue fills it a moment later
+    for _ in range(300):
+        if not engine.books[BTC].unresolved:
+            break
+        await asyncio.sleep(0.01)
+    assert engine.books[BTC].unresolved is None and engine.books[BTC].position == D("0.5")
+    assert rig.venue.requests["lookup"] >= 1 and rig.venue.submits == 1
+
+
+async def test_a_table_that_opens_several_legs_asks_their_prices_in_one_request(rig: Rig) -> None:
+    engine = await rig.start()
+    engine._prices.clear()
+    await rig.snapshot(position("BTCUSD", "buy", "0.5"), position("ETHUSD", "buy", "2", base="ETH"))
+    assert rig.venue.requests["prices"] == 1 and rig.venue.requests["price"] == 0
+    assert rig.venue.holdings == {BTC: D("0.5"), LegKey("ETHUSD"): D(2)}

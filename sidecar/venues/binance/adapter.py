@@ -35,8 +35,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from binance.client import Client
-from binance.exceptions import BinanceAPIException
 
 from sidecar.config import BinanceSettings
 from sidecar.errors import AuthError, ConfigError, OrderRejected, OutcomeUnknown, VenueError, VenueUnavailable
@@ -65,6 +63,7 @@ from sidecar.venues.binance.rules import (
     rule,
     symbol_statuses,
 )
+from sidecar.venues.binance.sdk import BinanceAPIException, Client
 
 log = logging.getLogger("csmc.binance")
 T = TypeVar("T")

@@ -25,10 +25,10 @@ import ssl
 from collections.abc import Mapping
 
 import requests
-from binance.exceptions import BinanceAPIException, BinanceRequestException
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from sidecar.errors import AuthError, OrderRejected, OutcomeUnknown, VenueError, VenueUnavailable
+from sidecar.venues.binance.sdk import BinanceAPIException, BinanceRequestException
 
 ORDER_NOT_FOUND = -2013
 ORDER_ARCHIVED = -2026  # Spot lookup: "canceled or expired with no executed qty over 90 days ago"
