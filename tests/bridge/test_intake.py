@@ -7,6 +7,9 @@ import asyncio
 import threading
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bridge.client import BridgeClient
 from bridge.codec import decode
@@ -14,8 +17,9 @@ from bridge.messages import Ack
 from bridge.token import SessionToken
 from sidecar.app import RunOptions, Sidecar
 from sidecar.config import BridgeSettings, PaperSettings, Settings
+from sidecar.journal import Journal
 from sidecar.model import LegKey
-from sidecar.venues.paper import Execution, PaperVenue
+from sidecar.venues.paper import PaperVenue
 from tests.bridge.conftest import ACCOUNT, btc, envelope, hello_frame, in_sync
 from tests.bridge.rawzmtp import BlockingEa, frame
 
@@ -58,7 +62,7 @@ async def test_hello_is_answered_while_the_venue_is_still_being_made(tmp_path: P
 
 
 async def test_a_bursts_first_order_goes_out_before_its_last_table_is_taken_in(
-    tmp_path: Path, session_token: str
+    tmp_path: Path, session_token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     venue = PaperVenue()
     options = RunOptions("t", SessionToken(session_token), 0, tmp_path / "journal.sqlite3", "paper")
@@ -66,12 +70,16 @@ async def test_a_bursts_first_order_goes_out_before_its_last_table_is_taken_in(
     port = app.bind()
     task = asyncio.create_task(app.run())
     seen_at_first_order: list[int] = []
+    record_order = Journal.record_order
 
-    def on_execution(_: Execution) -> None:
+    async def first_order_decided(journal: Journal, *args: Any, **kwargs: Any) -> None:
+        # The moment the engine decides the order, before its record is synced: how long the disk takes to sync
+        # is not the intake's doing.
         if not seen_at_first_order and app.engine is not None:
             seen_at_first_order.append(app.engine.last_seq)
+        await record_order(journal, *args, **kwargs)
 
-    venue.on_execution = on_execution
+    monkeypatch.setattr(Journal, "record_order", first_order_decided)
     sid = "burst00000000002"
     tables = [
         frame(envelope("snapshot", {"reason": "deal", "positions": [btc(f"{n / 100:.2f}").model_dump(mode="json")]},
