@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,10 @@ class OrderLatency:
 def _ccxt_client(fake: FakeBinance) -> Any:
     import ccxt  # a bench-only extra: `pip install -e '.[bench]'`
 
-    client = ccxt.binanceusdm({"apiKey": KEY, "secret": SECRET, "enableRateLimit": False})
+    # Markets only: the currency list is a wallet endpoint (sapi) that a futures venue does not need.
+    client = ccxt.binanceusdm(
+        {"apiKey": KEY, "secret": SECRET, "enableRateLimit": False, "options": {"fetchCurrencies": False}}
+    )
     for name in list(client.urls["api"]):
         if name.startswith("fapi"):
             version = client.urls["api"][name].rsplit("/", 1)[-1]
@@ -140,14 +144,30 @@ async def order_latency(deadline: Deadline, rounds: int = LATENCY_ROUNDS) -> Ord
                     if deadline.expired and n > 1:
                         break
                     copier, bare, other = [], [], []
-                    for _ in range(PER_ROUND):
+                    for turn in range(PER_ROUND):
                         volume = D("0.020") if volume == D("0.010") else D("0.010")
                         copier.append(await _copier_once(client, fake, volume))
-                        bare.append(_sdk_once(fake, lambda: sdk.futures_create_order(
-                            symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010")))  # fmt: skip
+                        # The SDKs trade another symbol, back and forth: the copier's venue position stays its own.
+                        side = "BUY" if turn % 2 else "SELL"
+                        bare.append(
+                            _sdk_once(
+                                fake,
+                                partial(
+                                    sdk.futures_create_order,
+                                    symbol="ETHUSDT",
+                                    side=side,
+                                    type="MARKET",
+                                    quantity="0.010",
+                                ),
+                            )
+                        )
                         if ccxt_client is not None:
-                            other.append(_sdk_once(fake, lambda: ccxt_client.create_order(
-                                "BTC/USDT:USDT", "market", "sell", 0.01)))  # fmt: skip
+                            other.append(
+                                _sdk_once(
+                                    fake,
+                                    partial(ccxt_client.create_order, "ETH/USDT:USDT", "market", side.lower(), 0.01),
+                                )
+                            )
                     if n:
                         result.copier_ms += copier
                         result.sdk_ms += bare

@@ -104,6 +104,8 @@ def rows(
         sdk = f"python-binance {_p50(order.sdk_ms):.1f} / {_p99(order.sdk_ms):.1f} ms"
         if order.ccxt_ms:
             sdk += f"; ccxt {_p50(order.ccxt_ms):.1f} / {_p99(order.ccxt_ms):.1f} ms"
+        elif order.ccxt_error:
+            sdk += f"; ccxt not measured ({order.ccxt_error[:60]})"
         out.append((
             "snapshot sent → order at the fake Binance, p50 / p99",
             f"{_p50(order.copier_ms):.1f} / {_p99(order.copier_ms):.1f} ms", sdk,

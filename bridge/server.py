@@ -35,7 +35,7 @@ MAX_STRANGERS = 32
 STRANGER_RATE = 200.0  # messages per second, for all strangers together
 STRANGER_STRIKES = 5  # refused messages before a stranger is disconnected
 EA_WRITE_LIMIT = 32 * 1024 * 1024  # unread output held for the EA before its connection is given up
-EA_BATCH = 64
+EA_BATCH = 16
 
 
 @dataclass
@@ -127,8 +127,8 @@ class BridgeServer:
             handshake_timeout=min(5.0, timeout_ms / 1000),
         )
         self._budget = _Budget(stranger_rate, burst=max(stranger_rate / 10, 1.0))
-        # A batch of at most 64 tables: only the newest is applied, and the orders it starts go out before the
-        # next batch is read, so a burst costs a few milliseconds of intake before its first order.
+        # A batch of at most 16 tables: only the newest is applied, and the orders it starts go out before the
+        # next batch is read, so a burst costs a millisecond or two of intake before its first order.
         self._ea_limits = Limits(max_message=max_frame, close_above=max_frame * 8, max_queued=EA_BATCH)
         self._closed = asyncio.Event()
         self.errors_sent = 0
@@ -250,9 +250,10 @@ class BridgeServer:
                     batch = await self._as_stranger(peer, batch)
                 if batch:
                     await self._handle_batch(peer, batch)
-                # Let the orders a table started go out before the next batch is read: a burst of tables must
-                # not hold back the first order.
-                await asyncio.sleep(0)
+                if peer.pending:
+                    # Let the orders a table started go out before the next batch is read: a burst of tables
+                    # must not hold back the first order.
+                    await asyncio.sleep(0)
         except asyncio.CancelledError:
             return
         except Exception:

@@ -127,6 +127,11 @@ class Peer(asyncio.Protocol):
         self.connected_at = time.monotonic()
 
     @property
+    def pending(self) -> bool:
+        """Whether messages (or bytes of them) are already waiting to be taken."""
+        return bool(self._queue) or bool(self._buf)
+
+    @property
     def handshaken(self) -> bool:
         return self._state == "frames"
 

@@ -37,6 +37,7 @@ from sidecar.venues.base import VenueAdapter
 from sidecar.venues.paper import PaperVenue
 
 log = logging.getLogger("csmc.app")
+STATUS_EVERY_S = 1.0  # the most often a status follows tables that changed nothing
 
 
 def make_venue(settings: Settings) -> VenueAdapter:
@@ -136,6 +137,8 @@ class Sidecar:
         self.active: Session | None = None
         self._fatal: str | None = None
         self._status_due = False
+        self._status_timer: asyncio.Task[None] | None = None
+        self._last_status = 0.0
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()
@@ -408,6 +411,9 @@ class Sidecar:
     # --- background reconciliation and reports ----------------------------------------------------
 
     def _kick(self) -> None:
+        if self.engine is not None and not self.engine.pending and (self._worker is None or self._worker.done()):
+            self._status_soon()  # a table that changed no target: nothing to trade, only the status to send
+            return
         self._status_due = True
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._reconcile_while_pending())
@@ -419,8 +425,24 @@ class Sidecar:
         # gets a status after the pass that follows it, even one that changed nothing (PROTOCOL.md §4.7).
         while self.engine is not None and (self._status_due or self.engine.pending):
             self._status_due = False
+            traded = self.engine.pending
             await self.engine.reconcile()
-            await self._send_status()
+            if traded:
+                await self._send_status()
+            else:
+                self._status_soon()
+
+    def _status_soon(self) -> None:
+        """A table that changed no target still gets its status, but at most one a second: the EA's timer
+        sends its table every few seconds, and a burst of such tables needs one status, not one each."""
+        if self._status_timer is not None and not self._status_timer.done():
+            return
+        wait = max(0.0, self._last_status + STATUS_EVERY_S - time.monotonic())
+        self._status_timer = asyncio.get_running_loop().create_task(self._status_after(wait))
+
+    async def _status_after(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        await self._send_status()
 
     def status(self) -> Status:
         engine = self.engine
@@ -457,6 +479,7 @@ class Sidecar:
         )
 
     async def _send_status(self) -> None:
+        self._last_status = time.monotonic()
         if self.active is not None:
             await self.server.send(self.active.sid, "status", self.status())
 

@@ -32,6 +32,7 @@ from sidecar.model import Leg, LegKey, OrderRequest, OrderState, Side
 from sidecar.paths import private_file
 
 log = logging.getLogger("csmc.journal")
+COALESCE_S = 0.05  # how long writes nobody waits for are gathered before they are written
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -164,6 +165,12 @@ class _Writer:
                         self._lock.wait()
                     if not self._queue:
                         return
+                    if not self._stop and not any(durable for _, durable, _ in self._queue.values()):
+                        # Nothing waits for these: gather what follows for a moment, so a burst of tables is one
+                        # write of the newest, and the thread does not compete with the event loop for each.
+                        self._lock.wait_for(
+                            lambda: self._stop or any(d for _, d, _ in self._queue.values()), COALESCE_S
+                        )
                     batch = list(self._queue.values())
                     self._queue.clear()
                 self._apply(db, batch)
