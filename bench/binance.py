@@ -120,11 +120,13 @@ def _ccxt_client(fake: FakeBinance) -> Any:
     return client
 
 
-async def order_latency(deadline: Deadline, rounds: int = LATENCY_ROUNDS) -> OrderLatency:
+async def order_latency(deadline: Deadline, rounds: int = LATENCY_ROUNDS, ram_disk: bool = False) -> OrderLatency:
+    """`ram_disk`: the sidecar's journal (and its one sync per order) on /dev/shm, to show what the disk costs."""
     from binance.client import Client
 
     result = OrderLatency()
-    with FakeBinance() as fake, tempfile.TemporaryDirectory(prefix="csmc-bench-order-") as tmp:
+    where = "/dev/shm" if ram_disk and Path("/dev/shm").is_dir() else None
+    with FakeBinance() as fake, tempfile.TemporaryDirectory(prefix="csmc-bench-order-", dir=where) as tmp:
         home = Path(tmp)
         token_file, token = prepare_home(home, profile(fake))
         sdk = Client(KEY, SECRET, ping=False)
@@ -263,6 +265,14 @@ def _import_zmq_rss_kb() -> int | None:
     code += " if l.startswith('VmHWM')][0].split()[1])"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     return int(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip().isdigit() else None
+
+
+def bursts(deadline: Deadline, runs: int = 3) -> BurstResult:
+    """The median run of `runs` bursts (by time to converge): how many orders a burst costs varies with timing."""
+    results = [burst(deadline)]
+    while len(results) < runs and not deadline.expired:
+        results.append(burst(deadline))
+    return sorted(results, key=lambda r: r.converged_ms)[len(results) // 2]
 
 
 def burst(deadline: Deadline) -> BurstResult:

@@ -25,8 +25,6 @@ import asyncio
 import json
 import logging
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -108,6 +106,10 @@ def fetch_feed(url: str, timeout_s: float) -> Feed:
     """Blocking: one GET, at most MAX_FEED_BYTES, within timeout_s per network operation."""
     if not url.startswith(("https://", "http://")):
         raise FeedError("the feed address must start with https://")
+    # Imported here: the check is off by default, and urllib's HTTP stack is memory every sidecar would carry.
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"User-Agent": f"csmc/{__version__} update-check"})  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 (scheme checked above)
