@@ -4,6 +4,11 @@
 the websocket managers: half a second and about 11 MB that the synchronous `Client` never uses. Registering
 the package as a bare namespace before the import skips that file; the modules the adapter uses (`client`,
 `exceptions` and what they import themselves) load as usual, from the installed package.
+
+`binance.helpers` also imports dateparser (about 3 MB with its language tables) for one function that reads
+dates written in words, which only the historical-klines calls use and this copier never calls. Unless
+something has imported the real dateparser already, it is stood in for by a module that says so if it is
+ever used, instead of misbehaving.
 """
 
 from __future__ import annotations
@@ -26,7 +31,20 @@ def _bare_package(name: str) -> None:
     sys.modules[name] = package
 
 
+def _never_used(name: str, why: str) -> None:
+    if name in sys.modules:
+        return
+
+    def refuse(attribute: str) -> object:
+        raise ImportError(f"{name}.{attribute} is not loaded in the sidecar: {why}")
+
+    stand_in = types.ModuleType(name)
+    stand_in.__dict__["__getattr__"] = refuse
+    sys.modules[name] = stand_in
+
+
 _bare_package("binance")
+_never_used("dateparser", "python-binance needs it only for dates written in words, which the copier never sends")
 
 from binance.client import Client  # noqa: E402
 from binance.exceptions import BinanceAPIException, BinanceRequestException  # noqa: E402
