@@ -193,15 +193,23 @@ class _Writer:
         except BaseException as e:
             self.failure = e
             log.error("cannot write the journal %s: %s", self._path, e)  # pragma: no mutate
-            for _, _, waiters in batch:
-                for waiter in waiters:
-                    waiter.set_exception(e)
+            self._answer(batch, e)
             return
         self.commits += 1
         self.synced_commits += durable
+        self._answer(batch, None)
+
+    @staticmethod
+    def _answer(batch: list[_Queued], failure: BaseException | None) -> None:
         for _, _, waiters in batch:
             for waiter in waiters:
-                waiter.set_result(None)
+                # A waiter may have stopped waiting (its task cancelled at shutdown): the write stands, and
+                # this thread must go on writing for the others.
+                if waiter.set_running_or_notify_cancel():
+                    if failure is None:
+                        waiter.set_result(None)
+                    else:
+                        waiter.set_exception(failure)
 
 
 class Journal:

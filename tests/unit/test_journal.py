@@ -220,3 +220,18 @@ async def test_a_read_only_journal_neither_writes_nor_creates(tmp_path: Path) ->
     with pytest.raises(sqlite3.OperationalError):
         Journal(tmp_path / "missing.sqlite3", read_only=True)
     assert not (tmp_path / "missing.sqlite3").exists()
+
+
+async def test_a_waiter_that_gives_up_does_not_stop_the_journal(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal.sqlite3")
+    held = threading.Event()
+    journal._writer.submit(lambda db: held.wait(10), durable=False)
+    waiting = asyncio.create_task(journal.flush())
+    await asyncio.sleep(0.05)
+    waiting.cancel()  # as a task does when the sidecar stops
+    held.set()
+    await asyncio.sleep(0.1)
+    request = OrderRequest("cs2", "BTCUSD", Side.BUY, Decimal(1))
+    await asyncio.wait_for(journal.record_order("k", "sid", 1, request), 10)  # the writer still writes
+    assert journal._writer.failure is None and journal.order("cs2") is not None
+    journal.close()
