@@ -169,7 +169,7 @@ class Sidecar:
             await self._stop.wait()
         finally:
             logging.getLogger("csmc").removeHandler(self._mirror)
-            for task in list(self._tasks) + ([self._worker] if self._worker else []):
+            for task in [*self._tasks, *(t for t in (self._worker, self._status_timer) if t is not None)]:
                 task.cancel()
             self.server.close()
             serving.cancel()

@@ -276,6 +276,7 @@ class SyncEngine:
         self._dirty_all = False
         self._prices: dict[str, tuple[Decimal, float]] = {}
         self._looking: set[LegKey] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self._alerted: set[str] = set()
 
     # --- life cycle -------------------------------------------------------------------------------
@@ -711,7 +712,9 @@ class SyncEngine:
         if not self.auto_retry or key in self._looking:
             return
         self._looking.add(key)
-        asyncio.get_running_loop().create_task(self._look_again_later(key))
+        task = asyncio.get_running_loop().create_task(self._look_again_later(key))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _look_again_later(self, key: LegKey) -> None:
         delay = LOOK_AGAIN_FIRST_S
@@ -803,6 +806,6 @@ class SyncEngine:
         return out
 
     def close(self) -> None:
-        for task in (self._retry_task, self._rules_task):
+        for task in (self._retry_task, self._rules_task, *self._background):
             if task is not None:
                 task.cancel()
