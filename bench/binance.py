@@ -125,7 +125,9 @@ async def order_latency(deadline: Deadline, rounds: int = LATENCY_ROUNDS, ram_di
     from binance.client import Client
 
     result = OrderLatency()
-    where = "/dev/shm" if ram_disk and Path("/dev/shm").is_dir() else None
+    # Only the parent: TemporaryDirectory makes a private directory of its own in it.
+    shm = Path("/dev/shm")  # noqa: S108
+    where = str(shm) if ram_disk and shm.is_dir() else None
     with FakeBinance() as fake, tempfile.TemporaryDirectory(prefix="csmc-bench-order-", dir=where) as tmp:
         home = Path(tmp)
         token_file, token = prepare_home(home, profile(fake))

@@ -72,6 +72,7 @@ def as_json(record: OrderRecord) -> dict[str, object]:
         "reduce_only": request.reduce_only,
         "state": record.state.value,
         "filled_qty": _plain(record.filled_qty),
+        "target": _plain(record.target) or None,
         "avg_price": _plain(record.avg_price) or None,
         "fee": _plain(record.fee) or None,
         "fee_asset": record.fee_asset or None,

@@ -69,7 +69,7 @@ _ORDER_COLUMNS = {
 }
 _SELECT_ORDERS = (
     "SELECT client_id, session_id, symbol, leg, side, qty, reduce_only, state, filled_qty, attempts, detail,"
-    " created_at, updated_at, avg_price, fee, fee_asset, deal_ticket, deal_price, copy_key FROM orders"
+    " created_at, updated_at, avg_price, fee, fee_asset, deal_ticket, deal_price, copy_key, target FROM orders"
 )
 
 
@@ -89,6 +89,7 @@ class OrderRecord:
     deal_ticket: int | None = None  # the MT5 deal whose table led to this order
     deal_price: Decimal | None = None  # and the price MT5 filled it at
     copy_key: str = ""
+    target: Decimal | None = None  # what the venue was to hold once the order filled
 
 
 @dataclass(frozen=True)
@@ -440,10 +441,11 @@ class Journal:
 
 def _order_record(row: tuple[Any, ...]) -> OrderRecord:
     (cid, session, symbol, leg, side, qty, reduce_only, state, filled, attempts, detail, created, updated,
-     avg_price, fee, fee_asset, deal_ticket, deal_price, copy_key) = row  # fmt: skip
+     avg_price, fee, fee_asset, deal_ticket, deal_price, copy_key, target) = row  # fmt: skip
     request = OrderRequest(cid, symbol, Side(side), Decimal(qty), Leg(leg), bool(reduce_only))
     return OrderRecord(
         request, session, OrderState(state), Decimal(filled), int(attempts), detail, float(created), float(updated),
         None if avg_price is None else Decimal(avg_price), None if fee is None else Decimal(fee), fee_asset or "",
         deal_ticket, None if deal_price is None else Decimal(deal_price), copy_key,
+        None if target is None else Decimal(target),
     )  # fmt: skip

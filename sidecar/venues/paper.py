@@ -91,6 +91,7 @@ class PaperVenue(VenueAdapter):
         self.mode = position_mode
         self._instruments = {i.symbol: i for i in instruments}
         self.prices: dict[str, Decimal] = dict(DEFAULT_PRICES if prices is None else prices)
+        self.fee_rate = Decimal(0)  # of each fill's value, charged in the quote currency and reported
         self.holdings: dict[LegKey, Decimal] = dict(positions or {})
         self.orders: dict[str, OrderResult] = {}
         self.order_symbols: dict[str, str] = {}
@@ -238,7 +239,8 @@ class PaperVenue(VenueAdapter):
             raise OrderRejected(f"Paper: order {order.client_id} would make the {order.leg.value} leg negative")
         self.holdings[key] = after
         price = self.prices.get(order.symbol)
-        result = OrderResult(order.client_id, OrderState.FILLED, order.qty, price)
+        fee = order.qty * price * self.fee_rate if price is not None and self.fee_rate else None
+        result = OrderResult(order.client_id, OrderState.FILLED, order.qty, price, fee, instrument.quote if fee else "")
         self.orders[order.client_id] = result
         self.order_symbols[order.client_id] = order.symbol
         execution = Execution(order.client_id, key, before, after)
