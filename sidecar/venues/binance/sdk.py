@@ -36,6 +36,10 @@ def _never_used(name: str, why: str) -> None:
         return
 
     def refuse(attribute: str) -> object:
+        if attribute.startswith("_"):
+            # Tools that walk sys.modules (pytest plugins, debuggers, pickle) probe dunders such as __file__
+            # with getattr and a default; they must see an ordinary missing attribute, not a failed import.
+            raise AttributeError(attribute)
         raise ImportError(f"{name}.{attribute} is not loaded in the sidecar: {why}")
 
     stand_in = types.ModuleType(name)

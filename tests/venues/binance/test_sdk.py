@@ -17,10 +17,13 @@ def test_the_connector_imports_the_synchronous_client_and_nothing_it_never_uses(
         " if m in sys.modules))\n"
         "import dateparser\n"
         "try:\n    dateparser.parse('yesterday')\nexcept ImportError as e:\n    print(e)\n"
+        # Tools that walk sys.modules (pytest's plugins among them) probe dunders with a default.
+        "print([getattr(m, '__file__', None) for m in list(sys.modules.values()) if m.__name__ == 'dateparser'])\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, check=True
     )
-    loaded, refusal = done.stdout.strip().splitlines()
+    loaded, refusal, probed = done.stdout.strip().splitlines()
     assert loaded == "[]"
     assert refusal.startswith("dateparser.parse is not loaded in the sidecar")
+    assert probed == "[None]"
