@@ -21,14 +21,13 @@ timestamp and signature) or an HTML page (a firewall or gateway answers in HTML)
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Mapping
 
 import requests
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from sidecar.errors import AuthError, OrderRejected, OutcomeUnknown, VenueError, VenueUnavailable
 from sidecar.venues.binance.sdk import BinanceAPIException, BinanceRequestException
+from sidecar.venues.transport import failure_kind, never_sent
 
 ORDER_NOT_FOUND = -2013
 ORDER_ARCHIVED = -2026  # Spot lookup: "canceled or expired with no executed qty over 90 days ago"
@@ -124,25 +123,6 @@ def _retry_after(response: object) -> float | None:
         return None
 
 
-def never_sent(error: BaseException) -> bool:
-    """True when a transport failure happened before any byte of the request reached Binance."""
-    if isinstance(error, requests.ConnectTimeout | requests.exceptions.SSLError | requests.exceptions.InvalidURL):
-        return True
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [error]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, NewConnectionError | ConnectTimeoutError | ssl.SSLError):
-            return True
-        reason = getattr(current, "reason", None)
-        stack.extend([current.__cause__, current.__context__, reason if isinstance(reason, BaseException) else None])
-        stack.extend(a for a in current.args if isinstance(a, BaseException))
-    return False
-
-
 def classify(error: Exception, *, action: str, placing: bool, host: str, futures: bool = False) -> VenueError:
     """The typed error for a failed request. `placing`: the request was a new order; `futures`: USDⓈ-M."""
     if isinstance(error, BinanceAPIException):
@@ -153,28 +133,16 @@ def classify(error: Exception, *, action: str, placing: bool, host: str, futures
     if isinstance(error, requests.RequestException):
         if never_sent(error):
             return VenueUnavailable(
-                f"cannot reach Binance at {host} ({_transport_kind(error)}); nothing was sent. Check the network "
+                f"cannot reach Binance at {host} ({failure_kind(error)}); nothing was sent. Check the network "
                 f"and [binance] api_url."
             )
-        kind = _transport_kind(error)
+        kind = failure_kind(error)
         if placing:
             return OutcomeUnknown(f"no answer from Binance to {action} ({kind})")
         return VenueUnavailable(f"no answer from Binance to {action} ({kind})")
     # Anything else (an unreadable answer, a library fault): an order may have gone out before it happened.
     text = f"{action} failed ({type(error).__name__})"
     return OutcomeUnknown(text) if placing else VenueUnavailable(f"{text}. Retrying.")
-
-
-def _transport_kind(error: BaseException) -> str:
-    if isinstance(error, requests.ConnectTimeout):
-        return "connection timed out"
-    if isinstance(error, requests.ReadTimeout):
-        return "timed out waiting for the answer"
-    if isinstance(error, requests.exceptions.SSLError):
-        return "TLS handshake failed"
-    if never_sent(error):
-        return "connection refused or host not found"
-    return "connection lost"
 
 
 def binance_text(error: BinanceAPIException) -> str:

@@ -19,17 +19,14 @@ No message built here contains a URL, a key, a signature or a nonce.
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterable, Mapping
 
 import requests
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from sidecar.errors import AuthError, OrderRejected, OutcomeUnknown, VenueError, VenueUnavailable
+from sidecar.venues.transport import failure_kind, never_sent
 
-KEY_PERMISSIONS = (
-    "Query Funds, Query Open Orders & Trades, Query Closed Orders & Trades and Create & Modify Orders"
-)
+KEY_PERMISSIONS = "Query Funds, Query Open Orders & Trades, Query Closed Orders & Trades and Create & Modify Orders"
 SHARED_KEY_ADVICE = (
     "Another program (or another copier) is using the same API key with higher nonces. Give the copier a key "
     "of its own: create a new key in Kraken → Settings → API and put it in the [kraken] section of the profile."
@@ -60,7 +57,7 @@ NOT_PLACED = (
 
 SPOT_AUTH_ADVICE: Mapping[str, str] = {
     "EAPI:Invalid key": "Kraken does not know this API key. Copy it again from Kraken → Settings → API into "
-    "[kraken] api_key (a Futures key works only with endpoint \"futures\", a Spot key only with \"spot\").",
+    '[kraken] api_key (a Futures key works only with endpoint "futures", a Spot key only with "spot").',
     "EAPI:Invalid signature": "Kraken did not accept the request's signature: [kraken] secret_key is not the "
     "private key of api_key, or the key has a two-factor password and [kraken] one_time_password is wrong. Copy "
     "the private key again (Kraken shows it only once: if it is lost, create a new key).",
@@ -70,8 +67,7 @@ SPOT_AUTH_ADVICE: Mapping[str, str] = {
     "EAccount:Invalid permissions": f"The API key lacks a permission the copier needs ({KEY_PERMISSIONS}). "
     "Edit the key in Kraken → Settings → API.",
     "EAuth:Account temporary disabled": "Kraken has temporarily disabled this account. Contact Kraken support.",
-    "EAuth:Account unconfirmed": "The Kraken account is not verified for trading. Finish the verification on "
-    "Kraken.",
+    "EAuth:Account unconfirmed": "The Kraken account is not verified for trading. Finish the verification on Kraken.",
     "EAuth:Failed": "Kraken refused the credentials. Check [kraken] api_key and secret_key.",
 }
 
@@ -236,40 +232,9 @@ def classify_http(status: int, *, action: str, placing: bool, pause: float) -> V
     return VenueUnavailable(f"Kraken refused {action} (HTTP {status}); retrying later")
 
 
-def never_sent(error: BaseException) -> bool:
-    """True when a transport failure happened before any byte of the request reached Kraken."""
-    if isinstance(error, requests.ConnectTimeout | requests.exceptions.SSLError | requests.exceptions.InvalidURL):
-        return True
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [error]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, NewConnectionError | ConnectTimeoutError | ssl.SSLError):
-            return True
-        reason = getattr(current, "reason", None)
-        stack.extend([current.__cause__, current.__context__, reason if isinstance(reason, BaseException) else None])
-        stack.extend(a for a in current.args if isinstance(a, BaseException))
-    return False
-
-
-def _transport_kind(error: BaseException) -> str:
-    if isinstance(error, requests.ConnectTimeout):
-        return "connection timed out"
-    if isinstance(error, requests.ReadTimeout):
-        return "timed out waiting for the answer"
-    if isinstance(error, requests.exceptions.SSLError):
-        return "TLS handshake failed"
-    if never_sent(error):
-        return "connection refused or host not found"
-    return "connection lost"
-
-
 def classify_transport(error: Exception, *, action: str, placing: bool, host: str) -> VenueError:
     """A failure of the request itself: raw `requests` errors (python-kraken-sdk does not wrap them)."""
-    kind = _transport_kind(error)
+    kind = failure_kind(error)
     if isinstance(error, requests.RequestException) and never_sent(error):
         return VenueUnavailable(
             f"cannot reach Kraken at {host} ({kind}); nothing was sent. Check the network and [kraken] api_url."

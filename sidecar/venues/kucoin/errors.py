@@ -19,16 +19,13 @@ No message built here contains a URL or a header: they are the user's to read.
 from __future__ import annotations
 
 import json
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import requests
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-
 from sidecar.errors import AuthError, OrderRejected, OutcomeUnknown, VenueError, VenueUnavailable
+from sidecar.venues.transport import failure_kind, never_sent
 
 SUCCESS = "200000"
 CLOCK = "400002"
@@ -154,38 +151,6 @@ def order_not_found(reply: Reply) -> bool:
     return "order" in text and ("not exist" in text or "notexist" in text)
 
 
-def never_sent(error: BaseException) -> bool:
-    """True when a transport failure happened before any byte of the request reached KuCoin."""
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [error]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, requests.ConnectTimeout | requests.exceptions.SSLError | requests.exceptions.InvalidURL):
-            return True
-        if isinstance(current, NewConnectionError | ConnectTimeoutError | ssl.SSLError):
-            return True
-        reason = getattr(current, "reason", None)
-        stack.extend([current.__cause__, current.__context__, reason if isinstance(reason, BaseException) else None])
-        stack.extend(a for a in current.args if isinstance(a, BaseException))
-    return False
-
-
-def _transport_kind(error: BaseException) -> str:
-    chain: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and len(chain) < 10:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    if any(isinstance(e, requests.ReadTimeout) for e in chain):
-        return "timed out waiting for the answer"
-    if never_sent(error):
-        return "connection refused, timed out or host not found"
-    return "connection lost"
-
-
 def classify(error: BaseException, reply: Reply | None, *, action: str, placing: bool, host: str) -> VenueError:
     """The typed error for a failed request. `reply`: KuCoin's answer, None when none arrived. `placing`:
     the request was a new order."""
@@ -201,7 +166,7 @@ def classify(error: BaseException, reply: Reply | None, *, action: str, placing:
 
 
 def _transport(error: BaseException, *, action: str, placing: bool, host: str) -> VenueError:
-    kind = _transport_kind(error)
+    kind = failure_kind(error)
     if never_sent(error):
         return VenueUnavailable(
             f"cannot reach KuCoin at {host} ({kind}); nothing was sent. Check the network and [kucoin] api_url."

@@ -21,7 +21,8 @@ from sidecar.config import KuCoinSettings
 from sidecar.errors import AuthError, OrderRejected, OutcomeUnknown, VenueError, VenueUnavailable
 from sidecar.model import OrderRequest, Side
 from sidecar.venues.kucoin import KuCoinVenue
-from sidecar.venues.kucoin.errors import Reply, classify, never_sent, order_not_found
+from sidecar.venues.kucoin.errors import Reply, classify, order_not_found
+from sidecar.venues.transport import never_sent
 from tests.fakes.kucoin import FakeKuCoin, Fault
 from tests.secrets import find_secrets
 from tests.venues.kucoin.conftest import API_KEY, PASSPHRASE, SECRET
