@@ -26,6 +26,7 @@ from typing import Literal
 from bridge.client import BridgeClient
 from bridge.magic import parse_magic_filter, passes
 from bridge.messages import Account, Deal, Position, Status
+from sidecar.decimals import plain
 from sidecar.paths import write_private
 
 
@@ -194,11 +195,6 @@ def sidecar_process(home: Path, profile: str, connector: str = "paper") -> Itera
 
 def write_profile(home: Path, name: str, body: str) -> None:
     write_private(home / "config" / "profiles" / f"{name}.toml", body)
-
-
-def plain(value: Decimal) -> str:
-    """10000.00 → 10000, 0.2500 → 0.25: quantities as a trader writes them."""
-    return f"{value.normalize():f}" if value else "0"
 
 
 class Narrator:

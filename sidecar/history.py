@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from sidecar import paths
+from sidecar.decimals import plain
 from sidecar.errors import CsmcError
 from sidecar.journal import Journal, OrderRecord
 from sidecar.model import Side
@@ -57,7 +58,7 @@ def slippage(record: OrderRecord) -> Decimal | None:
 
 
 def _plain(value: Decimal | None) -> str:
-    return "" if value is None else f"{value.normalize():f}" if value else "0"
+    return "" if value is None else plain(value)
 
 
 def as_json(record: OrderRecord) -> dict[str, object]:

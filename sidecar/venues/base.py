@@ -123,3 +123,20 @@ class VenueAdapter(ABC):
                 f"The MT5 account is a hedging account, which {self.name} cannot copy in {position_mode.value} "
                 f"position mode. Use a netting MT5 account, or switch the venue to hedge position mode."
             )
+
+
+def check_futures_position_mode(
+    margin_mode: MarginMode, position_mode: PositionMode, *, market: str, venue: str, one_way: str, howto: str
+) -> None:
+    """Refuse the MT5 account kind that a futures account's position mode cannot mirror: a netting account
+    on Hedge Mode, a hedging account on one-way mode. `one_way` is the venue's own name for the mode."""
+    if position_mode is PositionMode.HEDGE and margin_mode is MarginMode.NETTING:
+        raise ConfigError(
+            f"The MT5 account is a netting account but {market} is in Hedge Mode. Switch {venue} to {one_way}, "
+            f"or copy a hedging MT5 account. {howto}"
+        )
+    if position_mode is PositionMode.ONE_WAY and margin_mode is MarginMode.HEDGING:
+        raise ConfigError(
+            f"The MT5 account is a hedging account but {market} is in {one_way}. Switch {venue} to Hedge Mode, "
+            f"or copy a netting MT5 account. {howto}"
+        )

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from sidecar.config import BinanceSettings
+from sidecar.decimals import ZERO, dec, plain, rule
 from sidecar.errors import AuthError, ConfigError, OrderRejected, OutcomeUnknown, VenueError, VenueUnavailable
 from sidecar.logs import MASK, REDACT
 from sidecar.model import (
@@ -51,19 +52,17 @@ from sidecar.model import (
     PositionMode,
     VenuePosition,
 )
-from sidecar.venues.base import VenueAdapter
+from sidecar.venues import spot
+from sidecar.venues.base import VenueAdapter, check_futures_position_mode
 from sidecar.venues.binance.errors import CLOCK, ORDER_ARCHIVED, ORDER_NOT_FOUND, classify
 from sidecar.venues.binance.rules import (
     DEFAULT_WEIGHT_LIMIT,
-    ZERO,
-    dec,
     parse_exchange_info,
-    plain,
     request_weight_limit,
-    rule,
     symbol_statuses,
 )
 from sidecar.venues.binance.sdk import BinanceAPIException, Client
+from sidecar.venues.transport import custom_api_url
 
 log = logging.getLogger("csmc.binance")
 T = TypeVar("T")
@@ -92,12 +91,12 @@ def endpoint_url(endpoint: str, api_url: str) -> str:
     text = api_url.strip()
     if not text:
         return OFFICIAL_URLS[endpoint]
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ConfigError(
-            f"[binance] api_url '{text}' is not a URL like {OFFICIAL_URLS[endpoint]}. Leave it empty for Binance's "
-            f"own URL, or give a testnet URL (see the README)."
-        )
+    parts = custom_api_url(
+        "binance",
+        text,
+        OFFICIAL_URLS[endpoint],
+        "Leave it empty for Binance's own URL, or give a testnet URL (see the README).",
+    )
     path = parts.path.rstrip("/") or DEFAULT_PATHS[endpoint]
     other = "futures" if endpoint == "spot" else "spot"
     if path.endswith(DEFAULT_PATHS[other]) and not path.endswith(DEFAULT_PATHS[endpoint]):
@@ -358,24 +357,7 @@ class BinanceVenue(VenueAdapter):
         self._loaded = True
 
     def _spot_position_symbols(self, instruments: Mapping[str, Instrument]) -> dict[str, str]:
-        """Spot: which instrument a base currency's balance is the position of."""
-        quote = self.settings.quote_currency.upper()
-        owners = {i.base: i.symbol for i in instruments.values() if i.quote == quote}
-        claimed: dict[str, str] = {}
-        for symbol in self._override_symbols:
-            instrument = instruments.get(symbol)
-            if instrument is None:
-                continue  # the symbol mapper reports an override that names no instrument
-            if claimed.get(instrument.base, symbol) != symbol:
-                raise ConfigError(
-                    f"[mapping.overrides] map MT5 symbols to both {claimed[instrument.base]} and {symbol}. On Binance "
-                    f"Spot a position is the balance of its base currency ({instrument.base}), so only one "
-                    f"instrument per base currency can be copied. Keep one of the two overrides."
-                )
-            claimed[instrument.base] = symbol
-        owners.update(claimed)
-        owners.pop(quote, None)  # the quote currency is cash, never a position
-        return owners
+        return spot.position_symbols(instruments, self.settings.quote_currency, self._override_symbols, "Binance")
 
     def venue_symbol(self, base: str, quote: str) -> str:
         return f"{base.upper()}{quote.upper()}"
@@ -484,16 +466,14 @@ class BinanceVenue(VenueAdapter):
         if not self.futures:
             super().check_account_mode(margin_mode, position_mode)
             return
-        if position_mode is PositionMode.HEDGE and margin_mode is MarginMode.NETTING:
-            raise ConfigError(
-                "The MT5 account is a netting account but Binance USDⓈ-M Futures is in Hedge Mode. Switch Binance "
-                f"to One-way Mode, or copy a hedging MT5 account. {POSITION_MODE_HOWTO}"
-            )
-        if position_mode is PositionMode.ONE_WAY and margin_mode is MarginMode.HEDGING:
-            raise ConfigError(
-                "The MT5 account is a hedging account but Binance USDⓈ-M Futures is in One-way Mode. Switch Binance "
-                f"to Hedge Mode, or copy a netting MT5 account. {POSITION_MODE_HOWTO}"
-            )
+        check_futures_position_mode(
+            margin_mode,
+            position_mode,
+            market="Binance USDⓈ-M Futures",
+            venue="Binance",
+            one_way="One-way Mode",
+            howto=POSITION_MODE_HOWTO,
+        )
 
     async def check_warnings(self, traded_symbols: Iterable[str]) -> list[str]:
         """Spot: balances the manual says the account should not hold (neither traded nor the quote)."""

@@ -13,34 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from sidecar.decimals import ZERO, dec, plain, rule
 from sidecar.model import Instrument
 
-ZERO = Decimal(0)
 # Binance's IP weight limits per minute when exchangeInfo does not say (its `rateLimits` REQUEST_WEIGHT row).
 DEFAULT_WEIGHT_LIMIT = {"spot": 6000, "futures": 2400}
-
-
-def dec(value: object) -> Decimal:
-    """A Binance decimal string ("0.00001000") as a Decimal; anything unreadable counts as zero (= unset)."""
-    try:
-        return Decimal(str(value)) if value is not None else ZERO
-    except InvalidOperation:
-        return ZERO
-
-
-def rule(value: object) -> Decimal:
-    """A filter value without Binance's padding zeros ("0.00001000" → 0.00001), so it prints as written."""
-    return Decimal(plain(dec(value)))
-
-
-def plain(value: Decimal) -> str:
-    """0.00100000 → "0.001", 100 → "100": no exponent, no trailing zeros (Binance counts decimals)."""
-    if value == value.to_integral_value():
-        return f"{value.quantize(Decimal(1)):f}"
-    return f"{value.normalize():f}"
 
 
 def common_step(steps: Iterable[Decimal]) -> Decimal:

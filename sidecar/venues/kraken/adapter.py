@@ -43,6 +43,7 @@ from kraken.base_api import FuturesClient, SpotClient
 
 from sidecar import paths
 from sidecar.config import KrakenSettings
+from sidecar.decimals import ZERO, dec, plain
 from sidecar.errors import ConfigError, OrderRejected, OutcomeUnknown, VenueError, VenueUnavailable
 from sidecar.logs import MASK, REDACT
 from sidecar.model import (
@@ -56,6 +57,7 @@ from sidecar.model import (
     PositionMode,
     VenuePosition,
 )
+from sidecar.venues import spot
 from sidecar.venues.base import VenueAdapter
 from sidecar.venues.kraken.errors import (
     FUTURES_NONCE,
@@ -71,14 +73,12 @@ from sidecar.venues.kraken.nonce import NonceSource, nonce_file
 from sidecar.venues.kraken.rules import (
     FUTURES_PREFIX,
     KRAKEN_NAMES,
-    ZERO,
     AssetNames,
     SpotPair,
-    dec,
     parse_asset_pairs,
     parse_futures_instruments,
-    plain,
 )
+from sidecar.venues.transport import custom_api_url
 
 log = logging.getLogger("csmc.kraken")
 T = TypeVar("T")
@@ -99,12 +99,9 @@ def endpoint_url(endpoint: str, api_url: str) -> str:
     text = api_url.strip()
     if not text:
         return OFFICIAL_URLS[endpoint]
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ConfigError(
-            f"[kraken] api_url '{text}' is not a URL like {OFFICIAL_URLS[endpoint]}. Leave it empty for Kraken's own "
-            f"URL (see the README, 'Kraken')."
-        )
+    parts = custom_api_url(
+        "kraken", text, OFFICIAL_URLS[endpoint], "Leave it empty for Kraken's own URL (see the README, 'Kraken')."
+    )
     host = (parts.hostname or "").lower()
     other = "futures" if "futures" in host else "spot" if host == "api.kraken.com" else endpoint
     if other != endpoint:
@@ -435,24 +432,7 @@ class KrakenVenue(VenueAdapter):
         return instruments
 
     def _spot_position_symbols(self, instruments: Mapping[str, Instrument]) -> dict[str, str]:
-        """Spot: which instrument a base currency's balance is the position of."""
-        quote = self.settings.quote_currency.upper()
-        owners = {i.base: i.symbol for i in instruments.values() if i.quote == quote}
-        claimed: dict[str, str] = {}
-        for symbol in self._override_symbols:
-            instrument = instruments.get(symbol)
-            if instrument is None:
-                continue  # the symbol mapper reports an override that names no instrument
-            if claimed.get(instrument.base, symbol) != symbol:
-                raise ConfigError(
-                    f"[mapping.overrides] map MT5 symbols to both {claimed[instrument.base]} and {symbol}. On Kraken "
-                    f"Spot a position is the balance of its base currency ({instrument.base}), so only one "
-                    f"instrument per base currency can be copied. Keep one of the two overrides."
-                )
-            claimed[instrument.base] = symbol
-        owners.update(claimed)
-        owners.pop(quote, None)  # the quote currency is cash, never a position
-        return owners
+        return spot.position_symbols(instruments, self.settings.quote_currency, self._override_symbols, "Kraken")
 
     def venue_symbol(self, base: str, quote: str) -> str:
         base, quote = base.upper(), quote.upper()
@@ -789,8 +769,10 @@ class KrakenVenue(VenueAdapter):
         if status == "FULLY_EXECUTED":
             return OrderResult(client_id, OrderState.FILLED, filled)
         if status in ("CANCELLED", "REJECTED"):
-            return OrderResult(client_id, OrderState.FILLED, filled) if filled > 0 else OrderResult(
-                client_id, OrderState.REJECTED
+            return (
+                OrderResult(client_id, OrderState.FILLED, filled)
+                if filled > 0
+                else OrderResult(client_id, OrderState.REJECTED)
             )
         return OrderResult(client_id, OrderState.OPEN, filled)
 

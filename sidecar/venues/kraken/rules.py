@@ -19,31 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from sidecar.decimals import ZERO, dec, plain  # noqa: F401 (the venue modules import them from here)
 from sidecar.model import Instrument
 
-ZERO = Decimal(0)
 #: Kraken's own names for the currencies MT5 knows under another one.
 COMMON_NAMES = {"XBT": "BTC", "XDG": "DOGE"}
 KRAKEN_NAMES = {common: kraken for kraken, common in COMMON_NAMES.items()}
 FUTURES_PREFIX = "PF_"
-
-
-def dec(value: object) -> Decimal:
-    """A Kraken number (string or JSON number) as a Decimal; anything unreadable counts as zero (= unset)."""
-    try:
-        return Decimal(str(value)) if value is not None else ZERO
-    except InvalidOperation:
-        return ZERO
-
-
-def plain(value: Decimal) -> str:
-    """0.00100000 → "0.001", 100 → "100": no exponent, no trailing zeros."""
-    if value == value.to_integral_value():
-        return f"{value.quantize(Decimal(1)):f}"
-    return f"{value.normalize():f}"
 
 
 def step_of(decimals: int) -> Decimal:

@@ -66,6 +66,7 @@ from kucoin_universal_sdk.model.constants import GLOBAL_API_ENDPOINT, GLOBAL_FUT
 from kucoin_universal_sdk.model.transport_option import Interceptor, TransportOptionBuilder
 
 from sidecar.config import KuCoinSettings
+from sidecar.decimals import ZERO, dec, plain
 from sidecar.errors import AuthError, ConfigError, OrderRejected, OutcomeUnknown, VenueError, VenueUnavailable
 from sidecar.logs import MASK, REDACT
 from sidecar.model import (
@@ -80,7 +81,8 @@ from sidecar.model import (
     PositionMode,
     VenuePosition,
 )
-from sidecar.venues.base import VenueAdapter
+from sidecar.venues import spot
+from sidecar.venues.base import VenueAdapter, check_futures_position_mode
 from sidecar.venues.kucoin.errors import (
     CLOCK,
     MARGIN_MODE_MISMATCH,
@@ -90,16 +92,8 @@ from sidecar.venues.kucoin.errors import (
     classify,
     order_not_found,
 )
-from sidecar.venues.kucoin.rules import (
-    ZERO,
-    Contracts,
-    common_name,
-    dec,
-    futures_symbol,
-    parse_contracts,
-    parse_spot_symbols,
-    plain,
-)
+from sidecar.venues.kucoin.rules import Contracts, common_name, futures_symbol, parse_contracts, parse_spot_symbols
+from sidecar.venues.transport import custom_api_url
 
 log = logging.getLogger("csmc.kucoin")
 Json = Any
@@ -132,12 +126,7 @@ def endpoint_url(endpoint: str, api_url: str) -> str:
     text = api_url.strip()
     if not text:
         return OFFICIAL_URLS[endpoint]
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ConfigError(
-            f"[kucoin] api_url '{text}' is not a URL like {OFFICIAL_URLS[endpoint]}. Leave it empty for KuCoin's own "
-            f"URL."
-        )
+    parts = custom_api_url("kucoin", text, OFFICIAL_URLS[endpoint], "Leave it empty for KuCoin's own URL.")
     host = parts.netloc.lower()
     if "sandbox" in host:
         raise ConfigError(
@@ -486,24 +475,7 @@ class KuCoinVenue(VenueAdapter):
             await self._load_rules()
 
     def _spot_position_symbols(self, instruments: Mapping[str, Instrument]) -> dict[str, str]:
-        """Spot: which instrument a base currency's balance is the position of."""
-        quote = self.settings.quote_currency.upper()
-        owners = {i.base: i.symbol for i in instruments.values() if i.quote == quote}
-        claimed: dict[str, str] = {}
-        for symbol in self._override_symbols:
-            instrument = instruments.get(symbol)
-            if instrument is None:
-                continue  # the symbol mapper reports an override that names no instrument
-            if claimed.get(instrument.base, symbol) != symbol:
-                raise ConfigError(
-                    f"[mapping.overrides] map MT5 symbols to both {claimed[instrument.base]} and {symbol}. On KuCoin "
-                    f"Spot a position is the balance of its base currency ({instrument.base}), so only one "
-                    f"instrument per base currency can be copied. Keep one of the two overrides."
-                )
-            claimed[instrument.base] = symbol
-        owners.update(claimed)
-        owners.pop(quote, None)  # the quote currency is cash, never a position
-        return owners
+        return spot.position_symbols(instruments, self.settings.quote_currency, self._override_symbols, "KuCoin")
 
     def venue_symbol(self, base: str, quote: str) -> str:
         if not self.futures:
@@ -617,16 +589,14 @@ class KuCoinVenue(VenueAdapter):
         if not self.futures:
             super().check_account_mode(margin_mode, position_mode)
             return
-        if position_mode is PositionMode.HEDGE and margin_mode is MarginMode.NETTING:
-            raise ConfigError(
-                "The MT5 account is a netting account but KuCoin Futures is in Hedge Mode. Switch KuCoin to One-Way "
-                f"Mode, or copy a hedging MT5 account. {POSITION_MODE_HOWTO}"
-            )
-        if position_mode is PositionMode.ONE_WAY and margin_mode is MarginMode.HEDGING:
-            raise ConfigError(
-                "The MT5 account is a hedging account but KuCoin Futures is in One-Way Mode. Switch KuCoin to Hedge "
-                f"Mode, or copy a netting MT5 account. {POSITION_MODE_HOWTO}"
-            )
+        check_futures_position_mode(
+            margin_mode,
+            position_mode,
+            market="KuCoin Futures",
+            venue="KuCoin",
+            one_way="One-Way Mode",
+            howto=POSITION_MODE_HOWTO,
+        )
 
     async def _margin_mode(self, symbol: str, *, fresh: bool = False) -> str:
         """CROSS or ISOLATED, as set on KuCoin for this contract. Sent with every order: the order model

@@ -14,38 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from sidecar.decimals import ZERO, dec, plain, rule  # noqa: F401 (the venue modules import them from here)
 from sidecar.model import Instrument
 
-ZERO = Decimal(0)
 # KuCoin Futures names bitcoin XBT (XBTUSDTM); MT5 and KuCoin Spot call it BTC.
 FUTURES_ALIASES = {"XBT": "BTC"}
 PERPETUAL = "FFWCSX"  # contract type of perpetual swaps; dated futures are FFICSX
 TRADING = "Open"  # contract status while it trades; Paused, BeingSettled, CancelOnly, … do not take orders
-
-
-def dec(value: object) -> Decimal:
-    """A KuCoin number (a string, or a JSON number read as Decimal) as a Decimal; unreadable counts as zero."""
-    if value is None or isinstance(value, bool):
-        return ZERO
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return ZERO
-
-
-def plain(value: Decimal) -> str:
-    """0.00100000 → "0.001", 100 → "100": no exponent and no trailing zeros, as KuCoin expects sizes."""
-    if value == value.to_integral_value():
-        return f"{value.quantize(Decimal(1)):f}"
-    return f"{value.normalize():f}"
-
-
-def rule(value: object) -> Decimal:
-    """A rule value without padding zeros, so it prints as KuCoin wrote it."""
-    return Decimal(plain(dec(value)))
 
 
 def common_name(currency: str) -> str:
