@@ -3,24 +3,22 @@ fake KuCoin seen as venue positions in base units, and profiles that point a rea
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from bridge.client import BridgeClient
-from bridge.messages import Account, AlertMsg, Position, Status
+from bridge.messages import Account, Position
 from sidecar.model import Leg, LegKey
 from tests.conftest import write_profile
 from tests.e2e.harness import RunningSidecar
 from tests.fakes.kucoin import FakeKuCoin, LoggedRequest, iter_lines
+from tests.venues import bridge_ea
 from tests.venues.kucoin.conftest import API_KEY, PASSPHRASE, SECRET
 
 D = Decimal
-WAIT = 20.0  # seconds any one awaited condition may take before the test fails
+WAIT = bridge_ea.WAIT
 FUTURES_SYMBOLS = {"BTC": "XBTUSDTM", "ETH": "ETHUSDTM", "XRP": "XRPUSDTM"}
 
 
@@ -161,90 +159,25 @@ lost_order_grace_s = 1
 
 
 async def until(condition: Callable[[], bool], what: str, fake: FakeKuCoin | None = None) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            log = "\n".join(iter_lines(fake.requests[-30:])) if fake else ""
-            raise AssertionError(f"timed out waiting for {what}\n{log}")
-        await asyncio.sleep(0.02)
+    await bridge_ea.until(condition, what, (lambda: iter_lines(fake.requests[-30:])) if fake else None)
 
 
-class Ea:
+class Ea(bridge_ea.BridgeEa[Book]):
     """The EA's side of the bridge, as the bridge client plays it."""
 
     def __init__(self, sidecar: RunningSidecar, case: Case, profile: str, margin_mode: str | None = None) -> None:
-        self.case = case
-        self.client = BridgeClient(
-            f"tcp://127.0.0.1:{sidecar.port}",
-            sidecar.token,
-            connector="kucoin",
-            profile=profile,
-            account=Account(
-                login=51234567,
-                server="Demo-Server",
-                currency="USD",
-                margin_mode=margin_mode or case.margin_mode,  # type: ignore[arg-type]
-            ),
+        account = Account(
+            login=51234567,
+            server="Demo-Server",
+            currency="USD",
+            margin_mode=margin_mode or case.margin_mode,  # type: ignore[arg-type]
         )
-
-    async def start(self) -> None:
-        await self.client.hello(timeout=WAIT)
-        await self.client.wait_for(lambda m: m.type == "request_snapshot", WAIT)
-
-    async def send(self, book: Book) -> None:
-        seq = await self.client.snapshot(mt5_table(self.case, book))
-        await self.client.wait_for(lambda m: m.type == "ack" and getattr(m.body, "seq", None) == seq, WAIT)
-
-    async def status(self, predicate: Callable[[Status], bool], what: str, *, received: bool = False) -> Status:
-        """The next status that matches; with `received`, one already received counts too."""
-        earlier = [m.body for m in self.client.received if isinstance(m.body, Status)] if received else []
-        for status in earlier:
-            if predicate(status):
-                return status
-        deadline = time.monotonic() + WAIT
-        last: Status | None = None
-        while time.monotonic() < deadline:
-            try:
-                message = await self.client.wait_for(lambda m: m.type == "status", deadline - time.monotonic())
-            except TimeoutError:
-                break
-            assert isinstance(message.body, Status)
-            last = message.body
-            if predicate(last):
-                return last
-        raise AssertionError(f"no status with {what}; last status: {last}\nalerts: {self.alerts()}")
-
-    async def in_sync(self, want: dict[LegKey, Decimal]) -> Status:
-        return await self.status(lambda s: in_sync(s, want), f"every position in sync at {want}")
-
-    def alerts(self) -> list[AlertMsg]:
-        return [m.body for m in self.client.received if isinstance(m.body, AlertMsg)]
-
-    async def alert(self, predicate: Callable[[AlertMsg], bool], what: str) -> AlertMsg:
-        """The first alert, already received or still to come, that matches."""
-        for alert in self.alerts():
-            if predicate(alert):
-                return alert
-        try:
-            message = await self.client.wait_for(lambda m: isinstance(m.body, AlertMsg) and predicate(m.body), WAIT)
-        except TimeoutError:
-            raise AssertionError(f"no alert with {what}; alerts: {self.alerts()}") from None
-        assert isinstance(message.body, AlertMsg)
-        return message.body
-
-    async def close(self) -> None:
-        await self.client.close("test finished")
+        table: Callable[[Book], list[Position]] = lambda book: mt5_table(case, book)  # noqa: E731
+        super().__init__(sidecar, connector="kucoin", profile=profile, account=account, table=table)
+        self.case = case
 
 
-def in_sync(status: Status, want: dict[LegKey, Decimal]) -> bool:
-    rows = {LegKey(r.symbol, Leg(r.leg)): r for r in status.instruments}
-    for key, qty in want.items():
-        row = rows.get(key)
-        if qty == 0 and row is None:
-            continue
-        if row is None or row.target != qty or row.venue != qty:
-            return False
-    return status.copying and status.mismatches == 0
+in_sync = bridge_ea.in_sync
 
 
 def posts_since(fake: FakeKuCoin, case: Case, mark: int) -> list[LoggedRequest]:
